@@ -1,0 +1,196 @@
+//! What clients submit. A [`Command`] becomes an [`Event`] once the rules
+//! accept it (see [`crate::state::LedgerState::decide`]).
+//!
+//! On the wire (`consent append`, HTTP) commands name the subject by the
+//! controller's own identifier ([`SubjectId`]) and carry evidence inline
+//! ([`Evidence`]); the ledger pseudonymises the subject and moves the evidence
+//! off the log before the rules see the command, so the rules only ever see
+//! `Command<Pseudonym, Digest>`.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Serialize};
+
+use crate::event::{
+    AccountClosed, ConsentGranted, ConsentWithdrawn, ErasureRequested, ObjectionRecorded,
+    PolicyAccepted, Unsubscribed,
+};
+use crate::ids::{Digest, Pseudonym};
+use crate::policy::PolicyVersion;
+
+/// A request to record something. The `type` names the event it would become.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    bound(deserialize = "S: Deserialize<'de>, E: Deserialize<'de>")
+)]
+pub enum Command<S = Pseudonym, E = Digest> {
+    PolicyPublished(PublishPolicy),
+    ConsentGranted(ConsentGranted<S, E>),
+    ConsentWithdrawn(ConsentWithdrawn<S, E>),
+    Unsubscribed(Unsubscribed<S, E>),
+    PolicyAccepted(PolicyAccepted<S, E>),
+    ObjectionRecorded(ObjectionRecorded<S, E>),
+    AccountClosed(AccountClosed<S, E>),
+    ErasureRequested(ErasureRequested<S, E>),
+}
+
+/// The command as submitted by a client.
+pub type Submission = Command<SubjectId, Evidence>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishPolicy {
+    pub policy: PolicyVersion,
+}
+
+/// The controller's own identifier of a data subject (account id, email…).
+/// Personal data: it never enters the log, and `Debug` does not print it.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SubjectId(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid subject identifier: {0}")]
+pub struct InvalidSubjectId(&'static str);
+
+impl SubjectId {
+    pub fn new(value: impl Into<String>) -> Result<Self, InvalidSubjectId> {
+        let value = value.into();
+        if value.is_empty() {
+            return Err(InvalidSubjectId("must not be empty"));
+        }
+        if value.len() > 256 {
+            return Err(InvalidSubjectId("longer than 256 bytes"));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(InvalidSubjectId("must not contain control characters"));
+        }
+        Ok(Self(value))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+impl fmt::Debug for SubjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SubjectId(<redacted>)")
+    }
+}
+impl TryFrom<String> for SubjectId {
+    type Error = InvalidSubjectId;
+    fn try_from(value: String) -> Result<Self, InvalidSubjectId> {
+        Self::new(value)
+    }
+}
+impl From<SubjectId> for String {
+    fn from(s: SubjectId) -> String {
+        s.0
+    }
+}
+impl JsonSchema for SubjectId {
+    fn schema_name() -> Cow<'static, str> {
+        "SubjectId".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 256,
+            "description": "The controller's identifier of the subject. Personal data: pseudonymised before it reaches the log.",
+        })
+    }
+}
+
+/// Evidence of how an event was collected (IP address, form text, email
+/// message id…): any JSON object. Stored off the log; the log keeps only a
+/// salted hash of it. `Debug` does not print it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(
+    description = "Evidence of collection, any JSON object; stored off-log, referenced by salted hash."
+)]
+pub struct Evidence(pub serde_json::Map<String, serde_json::Value>);
+
+impl fmt::Debug for Evidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Evidence(<{} fields redacted>)", self.0.len())
+    }
+}
+
+impl<S, E> Command<S, E> {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::PolicyPublished(_) => "policy_published",
+            Command::ConsentGranted(_) => "consent_granted",
+            Command::ConsentWithdrawn(_) => "consent_withdrawn",
+            Command::Unsubscribed(_) => "unsubscribed",
+            Command::PolicyAccepted(_) => "policy_accepted",
+            Command::ObjectionRecorded(_) => "objection_recorded",
+            Command::AccountClosed(_) => "account_closed",
+            Command::ErasureRequested(_) => "erasure_requested",
+        }
+    }
+
+    /// The subject, if the command is about one.
+    pub fn subject(&self) -> Option<&S> {
+        match self {
+            Command::PolicyPublished(_) => None,
+            Command::ConsentGranted(c) => Some(&c.subject),
+            Command::ConsentWithdrawn(c) => Some(&c.subject),
+            Command::Unsubscribed(c) => Some(&c.subject),
+            Command::PolicyAccepted(c) => Some(&c.subject),
+            Command::ObjectionRecorded(c) => Some(&c.subject),
+            Command::AccountClosed(c) => Some(&c.subject),
+            Command::ErasureRequested(c) => Some(&c.subject),
+        }
+    }
+
+    /// The evidence, if any.
+    pub fn evidence(&self) -> Option<&E> {
+        match self {
+            Command::PolicyPublished(_) => None,
+            Command::ConsentGranted(c) => c.evidence.as_ref(),
+            Command::ConsentWithdrawn(c) => c.evidence.as_ref(),
+            Command::Unsubscribed(c) => c.evidence.as_ref(),
+            Command::PolicyAccepted(c) => c.evidence.as_ref(),
+            Command::ObjectionRecorded(c) => c.evidence.as_ref(),
+            Command::AccountClosed(c) => c.evidence.as_ref(),
+            Command::ErasureRequested(c) => c.evidence.as_ref(),
+        }
+    }
+
+    /// The same command with its subject and evidence rewritten, e.g. from
+    /// the wire form to the log form. The callbacks see the values in place.
+    pub fn map<S2, E2, X>(
+        self,
+        mut subject: impl FnMut(S) -> Result<S2, X>,
+        mut evidence: impl FnMut(E) -> Result<E2, X>,
+    ) -> Result<Command<S2, E2>, X> {
+        macro_rules! remap {
+            ($variant:ident, $c:expr, { $($f:ident),* }) => {{
+                let c = $c;
+                Command::$variant($variant {
+                    subject: subject(c.subject)?,
+                    $($f: c.$f,)*
+                    channel: c.channel,
+                    evidence: c.evidence.map(&mut evidence).transpose()?,
+                })
+            }};
+        }
+        Ok(match self {
+            Command::PolicyPublished(p) => Command::PolicyPublished(p),
+            Command::ConsentGranted(c) => {
+                remap!(ConsentGranted, c, { purpose, data_categories, policy_version })
+            }
+            Command::ConsentWithdrawn(c) => remap!(ConsentWithdrawn, c, { purpose }),
+            Command::Unsubscribed(c) => remap!(Unsubscribed, c, { purpose, data_category }),
+            Command::PolicyAccepted(c) => remap!(PolicyAccepted, c, { policy_version, method }),
+            Command::ObjectionRecorded(c) => remap!(ObjectionRecorded, c, { purpose }),
+            Command::AccountClosed(c) => remap!(AccountClosed, c, {}),
+            Command::ErasureRequested(c) => remap!(ErasureRequested, c, {}),
+        })
+    }
+}

@@ -1,0 +1,205 @@
+//! A controller's privacy policy, one version at a time: purposes with their
+//! legal basis, data categories, recipients and retention, and the rights it
+//! grants. General enough for any controller; `examples/reference-policy.json`
+//! encodes the reference policy in `shared/reference/`.
+
+use std::collections::BTreeSet;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{DataCategoryId, PolicyVersionId, PurposeId, RecipientId, RightId};
+use crate::timestamp::Timestamp;
+
+/// One published version of a controller's privacy policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyVersion {
+    /// Who decides the purposes and means of processing.
+    pub controller: Controller,
+    /// This version's identifier, unique within the ledger.
+    pub version: PolicyVersionId,
+    /// From when this version is in force.
+    pub effective_at: Timestamp,
+    /// Where the policy text is published (the privacy notice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Language of the policy text (BCP 47), e.g. `az`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// Jurisdiction whose law governs the processing (ISO 3166 code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jurisdiction: Option<String>,
+    /// Every data category the policy names.
+    pub data_categories: Vec<DataCategory>,
+    /// Every recipient (or kind of recipient) data may be shared with.
+    #[serde(default)]
+    pub recipients: Vec<Recipient>,
+    /// The purposes of processing.
+    pub purposes: Vec<Purpose>,
+    /// Rights of the data subject that this version grants.
+    #[serde(default)]
+    pub rights: Vec<RightId>,
+    /// Changes the publisher declares material beyond those the ledger
+    /// computes itself (e.g. a changed description of how data is used).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub declared_material_changes: Vec<DeclaredChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Controller {
+    /// Stable identifier of the controller (e.g. its domain name).
+    pub id: String,
+    pub name: String,
+    /// How to reach the controller's privacy contact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DataCategory {
+    pub id: DataCategoryId,
+    pub description: String,
+    /// Special-category (sensitive) data, e.g. health.
+    #[serde(default)]
+    pub sensitive: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RecipientKind {
+    /// The controller's own group (parent, subsidiaries).
+    Group,
+    /// Affiliates bound to the policy's purposes.
+    Affiliate,
+    /// Authorised partners (processors, service providers).
+    Partner,
+    /// Public authorities receiving data under a legal obligation.
+    PublicAuthority,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Recipient {
+    pub id: RecipientId,
+    pub kind: RecipientKind,
+    pub description: String,
+    /// Where withdrawal and erasure notices for this recipient are delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_url: Option<String>,
+}
+
+/// The lawful basis of a purpose (GDPR Art. 6(1) a, b, c, f).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LegalBasis {
+    Consent,
+    Contract,
+    LegalObligation,
+    LegitimateInterest,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Purpose {
+    pub id: PurposeId,
+    pub description: String,
+    pub legal_basis: LegalBasis,
+    /// Data categories processed for this purpose (ids from `data_categories`).
+    pub data_categories: Vec<DataCategoryId>,
+    /// Recipients of data processed for this purpose (ids from `recipients`).
+    #[serde(default)]
+    pub recipients: Vec<RecipientId>,
+    pub retention: Retention,
+    /// Whether the service cannot be provided without this purpose.
+    #[serde(default)]
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    pub description: String,
+    /// Upper bound in days, where the policy states one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_days: Option<u32>,
+}
+
+/// A change the publisher declares material for one purpose (or for all).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredChange {
+    /// The purpose concerned; absent means every purpose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<PurposeId>,
+    pub description: String,
+}
+
+/// Why a policy document is not internally consistent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyDefect(pub String);
+
+impl PolicyVersion {
+    pub fn purpose(&self, id: &PurposeId) -> Option<&Purpose> {
+        self.purposes.iter().find(|p| &p.id == id)
+    }
+
+    pub fn recipient(&self, id: &RecipientId) -> Option<&Recipient> {
+        self.recipients.iter().find(|r| &r.id == id)
+    }
+
+    /// Checks the document references only what it declares, once each.
+    pub fn check(&self) -> Result<(), PolicyDefect> {
+        let defect = |s: String| Err(PolicyDefect(s));
+        if self.controller.id.trim().is_empty() {
+            return defect("controller.id is empty".into());
+        }
+        if self.purposes.is_empty() {
+            return defect("a policy version needs at least one purpose".into());
+        }
+        let mut categories = BTreeSet::new();
+        for c in &self.data_categories {
+            if !categories.insert(&c.id) {
+                return defect(format!("data category {} is declared twice", c.id));
+            }
+        }
+        let mut recipients = BTreeSet::new();
+        for r in &self.recipients {
+            if !recipients.insert(&r.id) {
+                return defect(format!("recipient {} is declared twice", r.id));
+            }
+        }
+        let mut purposes = BTreeSet::new();
+        for p in &self.purposes {
+            if !purposes.insert(&p.id) {
+                return defect(format!("purpose {} is declared twice", p.id));
+            }
+            if p.data_categories.is_empty() {
+                return defect(format!("purpose {} names no data category", p.id));
+            }
+            for c in &p.data_categories {
+                if !categories.contains(c) {
+                    return defect(format!(
+                        "purpose {} names undeclared data category {c}",
+                        p.id
+                    ));
+                }
+            }
+            for r in &p.recipients {
+                if !recipients.contains(r) {
+                    return defect(format!("purpose {} names undeclared recipient {r}", p.id));
+                }
+            }
+        }
+        for d in &self.declared_material_changes {
+            if let Some(p) = &d.purpose {
+                if !purposes.contains(p) {
+                    return defect(format!("declared change names unknown purpose {p}"));
+                }
+            }
+        }
+        Ok(())
+    }
+}

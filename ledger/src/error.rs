@@ -1,0 +1,59 @@
+//! The ledger's errors: infrastructure failures ([`LedgerError`]) kept apart
+//! from business rejections ([`Rejection`]), so an append returns
+//! `Result<Result<Appended, Rejection>, LedgerError>`.
+
+use consent_domain::DomainError;
+
+use crate::keys::KeyError;
+use crate::store::StoreError;
+
+/// The append could not be carried out (nothing was appended, or, for
+/// [`LedgerError::Unknown`], the outcome is not known).
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("the stored log is inconsistent at entry {seq}: {detail}; run `consent verify`")]
+    Corrupt { seq: u64, detail: String },
+    /// The batch was not committed (storage failed); nothing was appended.
+    #[error("storage unavailable, nothing was appended: {0}")]
+    Unavailable(String),
+    #[error("the ledger writer has stopped")]
+    WriterStopped,
+}
+
+impl LedgerError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            LedgerError::Store(StoreError::Conflict(_)) => "write_conflict",
+            LedgerError::Store(_) | LedgerError::Unavailable(_) => "storage_unavailable",
+            LedgerError::Key(_) => "key_store_error",
+            LedgerError::Corrupt { .. } => "ledger_corrupt",
+            LedgerError::WriterStopped => "writer_stopped",
+        }
+    }
+}
+
+/// The append was refused; nothing was appended.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("idempotency key {key:?} was already used for a different request")]
+    IdempotencyConflict { key: String },
+    #[error("invalid idempotency key: {0}")]
+    InvalidIdempotencyKey(&'static str),
+}
+
+impl Rejection {
+    /// Stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::Domain(e) => e.code(),
+            Rejection::IdempotencyConflict { .. } => "idempotency_conflict",
+            Rejection::InvalidIdempotencyKey(_) => "invalid_idempotency_key",
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Export (JSON Lines) and offline verification of an export.
+//!
+//! Line 1 is a header, the RFC 8785 canonical JSON of
+//! `{"entries", "format", "head", "keys": [{"key_id", "public_key"}], "ledger"}`;
+//! every following line is one stored entry line, verbatim, in order. It
+//! holds everything an offline verifier needs and nothing personal: public
+//! keys only, pseudonyms only, evidence references only.
+
+use std::io::{BufRead, Write};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::LedgerError;
+use crate::format::EntryLine;
+use crate::store::Store;
+use crate::verify::{ChainVerifier, FailureReason, Input, VerifyFailure, VerifyReport, WINDOW};
+
+pub const EXPORT_FORMAT: &str = "consent-ledger/export/v1";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportHeader {
+    pub format: String,
+    pub ledger: String,
+    pub entries: u64,
+    /// Hash of the last exported entry (absent for an empty export).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
+    pub keys: Vec<ExportKey>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportKey {
+    pub key_id: String,
+    pub public_key: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("writing the export: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Writes every entry up to the current head. Returns the header written.
+pub async fn export<S: Store>(store: &S, mut out: impl Write) -> Result<ExportHeader, ExportError> {
+    let head = store.head().await.map_err(LedgerError::from)?;
+    let count = head.as_ref().map_or(0, |h| h.seq + 1);
+    let mut ledger = String::new();
+    let mut keys = Vec::new();
+    for row in store.key_lines().await.map_err(LedgerError::from)? {
+        if row.seq >= count {
+            break;
+        }
+        let entry: EntryLine =
+            serde_json::from_str(&row.line).map_err(|e| LedgerError::Corrupt {
+                seq: row.seq,
+                detail: e.to_string(),
+            })?;
+        match entry.event {
+            consent_domain::Event::LedgerInitialized(g) => {
+                ledger = g.ledger;
+                keys.push(ExportKey {
+                    key_id: g.key_id,
+                    public_key: g.public_key,
+                });
+            }
+            consent_domain::Event::KeyRotated(r) => keys.push(ExportKey {
+                key_id: r.key_id,
+                public_key: r.public_key,
+            }),
+            _ => {}
+        }
+    }
+    let header = ExportHeader {
+        format: EXPORT_FORMAT.into(),
+        ledger,
+        entries: count,
+        head: head.map(|h| hex::encode(h.hash)),
+        keys,
+    };
+    let header_line = serde_json_canonicalizer::to_string(&header).expect("header serialises");
+    writeln!(out, "{header_line}")?;
+    let mut next = 0;
+    while next < count {
+        let page = store
+            .read_lines(next, WINDOW as u32)
+            .await
+            .map_err(LedgerError::from)?;
+        if page.is_empty() {
+            break;
+        }
+        for row in page.into_iter().take_while(|r| r.seq < count) {
+            out.write_all(row.line.as_bytes())?;
+            out.write_all(b"\n")?;
+            next = row.seq + 1;
+        }
+    }
+    out.flush()?;
+    Ok(header)
+}
+
+/// Verifies an export with no database: every entry, then the header
+/// against what the entries establish.
+pub fn verify_export(
+    mut input: impl BufRead,
+    pinned: Option<[u8; 32]>,
+) -> Result<Result<VerifyReport, VerifyFailure>, std::io::Error> {
+    let malformed = |seq, detail: &str| {
+        Ok(Err(VerifyFailure {
+            seq,
+            reason: FailureReason::Malformed,
+            detail: detail.to_owned(),
+        }))
+    };
+    let mut buf = Vec::new();
+    if input.read_until(b'\n', &mut buf)? == 0 || buf.pop() != Some(b'\n') {
+        return malformed(0, "the export has no header line");
+    }
+    let header_text = match std::str::from_utf8(&buf) {
+        Ok(t) => t.to_owned(),
+        Err(_) => return malformed(0, "the header is not UTF-8"),
+    };
+    let header: ExportHeader = match serde_json::from_str(&header_text) {
+        Ok(h) => h,
+        Err(e) => return malformed(0, &format!("bad header: {e}")),
+    };
+    if header.format != EXPORT_FORMAT
+        || serde_json_canonicalizer::to_string(&header).ok().as_deref() != Some(&header_text)
+    {
+        return Ok(Err(VerifyFailure {
+            seq: 0,
+            reason: FailureReason::HeaderMismatch,
+            detail: format!("the header is not a canonical {EXPORT_FORMAT} header"),
+        }));
+    }
+    let mut verifier = ChainVerifier::new(pinned);
+    let mut position = 0u64;
+    let mut eof = false;
+    while !eof {
+        let mut window: Vec<String> = Vec::with_capacity(WINDOW);
+        while window.len() < WINDOW {
+            buf.clear();
+            if input.read_until(b'\n', &mut buf)? == 0 {
+                eof = true;
+                break;
+            }
+            let at = position + window.len() as u64;
+            if buf.pop() != Some(b'\n') {
+                return malformed(at, "the last line does not end with a newline");
+            }
+            match String::from_utf8(std::mem::take(&mut buf)) {
+                Ok(line) => window.push(line),
+                Err(_) => return malformed(at, "the line is not UTF-8"),
+            }
+        }
+        let inputs: Vec<Input<'_>> = window
+            .iter()
+            .enumerate()
+            .map(|(i, line)| Input {
+                position: position + i as u64,
+                stored_hash: None,
+                line,
+            })
+            .collect();
+        if let Err(f) = verifier.feed(&inputs) {
+            return Ok(Err(f));
+        }
+        position += window.len() as u64;
+    }
+    let report = verifier.finish();
+    let keys: Vec<(String, String)> = header
+        .keys
+        .iter()
+        .map(|k| (k.key_id.clone(), k.public_key.clone()))
+        .collect();
+    let mismatch = if report.entries != header.entries {
+        Some(format!(
+            "the header announces {} entries, the file holds {}",
+            header.entries, report.entries
+        ))
+    } else if report.head != header.head {
+        Some("the header's head is not the last entry's hash".into())
+    } else if report.keys != keys {
+        Some("the header's keys are not the keys the log introduces".into())
+    } else if report.ledger.as_deref().unwrap_or("") != header.ledger {
+        Some("the header's ledger name is not the genesis entry's".into())
+    } else {
+        None
+    };
+    Ok(match mismatch {
+        Some(detail) => Err(VerifyFailure {
+            seq: report.entries,
+            reason: FailureReason::HeaderMismatch,
+            detail,
+        }),
+        None => Ok(report),
+    })
+}

@@ -1,0 +1,160 @@
+//! [`Ledger`]: the handle services and the CLI hold. Opening it replays the
+//! log (creating the genesis entry and first key for an empty one) and
+//! starts the group-commit writer.
+
+use std::sync::Arc;
+
+use consent_domain::Submission;
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{info, instrument};
+
+use crate::error::LedgerError;
+use crate::keys::KeyStore;
+use crate::replay::replay;
+use crate::store::Store;
+use crate::writer::{AppendResult, Core, Request, Writer};
+
+#[derive(Debug, Clone)]
+pub struct LedgerConfig {
+    /// The ledger's name (its origin), written into the genesis entry.
+    pub name: String,
+    /// Most requests folded into one transaction.
+    pub max_batch: usize,
+}
+
+impl Default for LedgerConfig {
+    fn default() -> Self {
+        Self {
+            name: "localhost/consent-ledger".into(),
+            max_batch: 4096,
+        }
+    }
+}
+
+/// A running ledger. Cheap to clone; the writer stops when every clone is
+/// dropped, after answering what it has already taken.
+pub struct Ledger<S> {
+    store: Arc<S>,
+    tx: mpsc::Sender<Request>,
+    committed: watch::Receiver<u64>,
+    name: String,
+}
+
+impl<S> Clone for Ledger<S> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            tx: self.tx.clone(),
+            committed: self.committed.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+impl<S: Store> Ledger<S> {
+    #[instrument(skip_all, fields(ledger = %config.name))]
+    pub async fn open(store: S, keys: KeyStore, config: LedgerConfig) -> Result<Self, LedgerError> {
+        let store = Arc::new(store);
+        let replayed = replay(&*store).await?;
+        let (key, genesis) = match &replayed.active_key {
+            Some(id) => (keys.load(id)?, false),
+            None => (keys.generate()?, true),
+        };
+        let mut core = Box::new(Core {
+            state: replayed.state,
+            head: replayed.head,
+            key,
+            keys,
+        });
+        let name = replayed.ledger.unwrap_or_else(|| config.name.clone());
+        if genesis {
+            let batch = core.genesis(&name);
+            store.commit(&batch).await?;
+            info!(key_id = %core.key.id, "created genesis entry and first signing key");
+        }
+        let next = core.head.next_seq;
+        info!(
+            entries = next,
+            subjects = core.state.subject_count(),
+            "ledger opened"
+        );
+        let (committed_tx, committed) = watch::channel(next.saturating_sub(1));
+        let (tx, rx) = mpsc::channel(65_536);
+        let writer = Writer {
+            store: store.clone(),
+            core: Some(core),
+            max_batch: config.max_batch.max(1),
+            committed: committed_tx,
+        };
+        tokio::spawn(writer.run(rx));
+        Ok(Self {
+            store,
+            tx,
+            committed,
+            name,
+        })
+    }
+
+    /// Appends one submission. The answer comes once it is durable.
+    #[instrument(skip_all, fields(kind = submission.kind(), idempotent = idempotency_key.is_some()))]
+    pub async fn append(
+        &self,
+        submission: Submission,
+        idempotency_key: Option<String>,
+    ) -> AppendResult {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Request::Append {
+                submission,
+                idempotency_key,
+                reply,
+            })
+            .await
+            .map_err(|_| LedgerError::WriterStopped)?;
+        answer.await.map_err(|_| LedgerError::WriterStopped)?
+    }
+
+    /// Queues one submission and returns at once with the future of its
+    /// answer. Submissions queued from one task are decided in queue order,
+    /// so a caller can stream many and still rely on their order.
+    pub async fn enqueue(
+        &self,
+        submission: Submission,
+        idempotency_key: Option<String>,
+    ) -> Result<impl std::future::Future<Output = AppendResult>, LedgerError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Request::Append {
+                submission,
+                idempotency_key,
+                reply,
+            })
+            .await
+            .map_err(|_| LedgerError::WriterStopped)?;
+        Ok(async move { answer.await.map_err(|_| LedgerError::WriterStopped)? })
+    }
+
+    /// Introduces a new signing key with an entry signed by the current one.
+    #[instrument(skip_all)]
+    pub async fn rotate_key(&self) -> AppendResult {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Request::RotateKey { reply })
+            .await
+            .map_err(|_| LedgerError::WriterStopped)?;
+        answer.await.map_err(|_| LedgerError::WriterStopped)?
+    }
+
+    pub fn store(&self) -> &Arc<S> {
+        &self.store
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The sequence number of the last committed entry, as it changes.
+    pub fn committed(&self) -> watch::Receiver<u64> {
+        self.committed.clone()
+    }
+}

@@ -1,0 +1,66 @@
+//! # consent-ledger
+//!
+//! The signed, hash-chained consent log. It owns the byte format
+//! ([`format`], specified in FORMAT.md), signing keys ([`keys`]), storage
+//! behind one trait ([`store::Store`]), the group-commit writer
+//! ([`Ledger::append`]), verification ([`verify`]) and export ([`export`]).
+//!
+//! It takes commands from `consent-domain`, pseudonymises subjects and moves
+//! evidence off the log before the rules see them, and asks the domain to
+//! decide; it never decides a business question itself. It must not know
+//! about HTTP, the CLI, projections or Kafka.
+//!
+//! ## Layout
+//! - [`format`]: canonical entry bytes, entry hash, key ids.
+//! - [`keys`]: the key directory (0700, key files 0600).
+//! - [`store`]: the [`store::Store`] trait; `store/sqlite.rs` and its `.sql` files.
+//! - [`replay`]: rebuilds the writer's state from the stored log.
+//! - `writer`: the group-commit task (decide, chain, sign, commit, answer).
+//! - [`ledger`]: the [`Ledger`] handle.
+//! - [`verify`]: chain verification with Ed25519 batch verification.
+//! - [`export`]: JSON Lines export and its offline verification.
+//! - [`error`]: [`LedgerError`] (infrastructure) and [`Rejection`] (business).
+
+pub mod error;
+pub mod export;
+pub mod format;
+pub mod keys;
+pub mod ledger;
+pub mod replay;
+pub mod store;
+pub mod verify;
+mod writer;
+
+pub use error::{LedgerError, Rejection};
+pub use keys::{KeyStore, LedgerKey};
+pub use ledger::{Ledger, LedgerConfig};
+pub use store::{SqliteStore, Store, StoreError};
+pub use verify::{FailureReason, VerifyFailure, VerifyReport};
+pub use writer::{AppendResult, Appended};
+
+/// Verifies the whole stored log, `WINDOW` entries at a time.
+pub async fn verify_store<S: Store>(
+    store: &S,
+    pinned: Option<[u8; 32]>,
+) -> Result<Result<VerifyReport, VerifyFailure>, StoreError> {
+    let mut verifier = verify::ChainVerifier::new(pinned);
+    loop {
+        let page = store
+            .read_lines(verifier.verified(), verify::WINDOW as u32)
+            .await?;
+        if page.is_empty() {
+            return Ok(Ok(verifier.finish()));
+        }
+        let inputs: Vec<verify::Input<'_>> = page
+            .iter()
+            .map(|r| verify::Input {
+                position: r.seq,
+                stored_hash: Some(&r.hash),
+                line: &r.line,
+            })
+            .collect();
+        if let Err(f) = verifier.feed(&inputs) {
+            return Ok(Err(f));
+        }
+    }
+}

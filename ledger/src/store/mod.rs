@@ -1,0 +1,156 @@
+//! Storage behind one trait. The writer, verifier and exporter only see
+//! [`Store`]; each engine lives in its own module (SQLite now, PostgreSQL
+//! next) with each SQL statement in its own named `.sql` file beside it.
+//!
+//! A store keeps the log (append-only), the mutable per-subject secrets and
+//! off-log evidence, and idempotency keys. [`Store::commit`] writes a whole
+//! group-committed batch in one transaction: all of it or nothing.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another writer appended at the same position: reload and retry.
+    #[error("another writer appended entry {0} first")]
+    Conflict(u64),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migrating the schema: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL {0:?}: expected sqlite://PATH")]
+    UnsupportedUrl(String),
+    #[error("stored data is corrupt at entry {seq}: {detail}")]
+    Corrupt { seq: u64, detail: String },
+}
+
+/// The last entry: where the next append links to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub seq: u64,
+    pub hash: [u8; 32],
+    pub recorded_at: String,
+}
+
+/// One stored entry as the store returns it.
+#[derive(Debug, Clone)]
+pub struct StoredLine {
+    pub seq: u64,
+    /// The `hash` column (a copy of the line's hash, cross-checked by verify).
+    pub hash: Vec<u8>,
+    pub line: String,
+}
+
+/// A new entry row.
+#[derive(Debug, Clone)]
+pub struct EntryRow {
+    pub seq: u64,
+    pub recorded_at: String,
+    pub hash: [u8; 32],
+    pub subject: Option<String>,
+    pub kind: &'static str,
+    pub line: String,
+}
+
+/// A subject's secret row (personal: the subject id).
+#[derive(Clone)]
+pub struct SubjectRow {
+    pub subject_id: String,
+    pub secret: [u8; 32],
+    pub pseudonym: String,
+}
+
+impl std::fmt::Debug for SubjectRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SubjectRow({}, <redacted>)", self.pseudonym)
+    }
+}
+
+#[derive(Clone)]
+pub struct EvidenceRow {
+    pub reference: String,
+    pub pseudonym: String,
+    pub salt: [u8; 32],
+    pub content: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IdempotencyRow {
+    pub key: String,
+    pub request_hash: [u8; 32],
+    pub seq: u64,
+}
+
+/// An idempotency key already used: the request it was used for, and the
+/// entry that request produced.
+#[derive(Debug, Clone)]
+pub struct IdempotencyHit {
+    pub request_hash: Vec<u8>,
+    pub seq: u64,
+    pub hash: Vec<u8>,
+}
+
+/// Everything one group commit writes, in one transaction.
+#[derive(Default)]
+pub struct CommitBatch {
+    pub entries: Vec<EntryRow>,
+    pub subjects: Vec<SubjectRow>,
+    pub evidence: Vec<EvidenceRow>,
+    pub idempotency: Vec<IdempotencyRow>,
+    /// Pseudonyms whose secret and evidence are deleted (erasure), after the
+    /// rows above are written.
+    pub erase: Vec<String>,
+}
+
+impl CommitBatch {
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// The one storage interface. Every method is one round trip or one
+/// transaction; none of them interprets events.
+pub trait Store: Send + Sync + 'static {
+    fn head(&self) -> impl Future<Output = Result<Option<Head>, StoreError>> + Send;
+
+    /// Up to `limit` entries from `from_seq` on, in order.
+    fn read_lines(
+        &self,
+        from_seq: u64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<StoredLine>, StoreError>> + Send;
+
+    /// The entries that introduce keys (genesis and rotations), in order.
+    fn key_lines(&self) -> impl Future<Output = Result<Vec<StoredLine>, StoreError>> + Send;
+
+    /// Every entry about one subject pseudonym, in order.
+    fn subject_lines(
+        &self,
+        pseudonym: &str,
+    ) -> impl Future<Output = Result<Vec<StoredLine>, StoreError>> + Send;
+
+    /// Secrets of the given subject ids that exist: id → (secret, pseudonym).
+    fn find_subjects(
+        &self,
+        subject_ids: &[&str],
+    ) -> impl Future<Output = Result<HashMap<String, ([u8; 32], String)>, StoreError>> + Send;
+
+    fn find_idempotency(
+        &self,
+        keys: &[&str],
+    ) -> impl Future<Output = Result<HashMap<String, IdempotencyHit>, StoreError>> + Send;
+
+    /// The stored evidence for a reference, if it was not erased.
+    fn find_evidence(
+        &self,
+        reference: &str,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
+
+    /// Writes the batch atomically and durably. Fails with
+    /// [`StoreError::Conflict`] if any of its sequence numbers is taken.
+    fn commit(&self, batch: &CommitBatch) -> impl Future<Output = Result<(), StoreError>> + Send;
+}

@@ -1,0 +1,247 @@
+//! SQLite engine: one file, WAL journal, `synchronous = FULL` so that an
+//! acknowledged commit survives power loss, not only a process crash.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::error::ErrorKind;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+
+use super::{CommitBatch, Head, IdempotencyHit, Store, StoreError, StoredLine};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Rows per multi-row INSERT: stays under SQLite's 32,766 bound parameters.
+const ROWS_PER_STATEMENT: usize = 1000;
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `sqlite://PATH` and
+    /// applies the embedded migrations.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        if !url.starts_with("sqlite:") {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        }
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The underlying pool, for tools that inspect the file (tests, demo).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+fn lines(rows: Vec<sqlx::sqlite::SqliteRow>) -> Result<Vec<StoredLine>, StoreError> {
+    rows.into_iter()
+        .map(|r| {
+            Ok(StoredLine {
+                seq: r.try_get::<i64, _>(0)? as u64,
+                hash: r.try_get(1)?,
+                line: r.try_get(2)?,
+            })
+        })
+        .collect()
+}
+
+fn json_list(items: &[&str]) -> String {
+    serde_json::to_string(items).expect("strings serialise")
+}
+
+fn conflict_or(e: sqlx::Error, first_seq: u64) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.kind() == ErrorKind::UniqueViolation => {
+            StoreError::Conflict(first_seq)
+        }
+        _ => StoreError::Database(e),
+    }
+}
+
+impl Store for SqliteStore {
+    async fn head(&self) -> Result<Option<Head>, StoreError> {
+        let row = sqlx::query(include_str!("sqlite/head.sql"))
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let seq = row.try_get::<i64, _>(0)? as u64;
+        let hash: Vec<u8> = row.try_get(1)?;
+        let hash = hash.try_into().map_err(|_| StoreError::Corrupt {
+            seq,
+            detail: "hash column is not 32 bytes".into(),
+        })?;
+        Ok(Some(Head {
+            seq,
+            hash,
+            recorded_at: row.try_get(2)?,
+        }))
+    }
+
+    async fn read_lines(&self, from_seq: u64, limit: u32) -> Result<Vec<StoredLine>, StoreError> {
+        let rows = sqlx::query(include_str!("sqlite/read_lines.sql"))
+            .bind(from_seq as i64)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        lines(rows)
+    }
+
+    async fn key_lines(&self) -> Result<Vec<StoredLine>, StoreError> {
+        let rows = sqlx::query(include_str!("sqlite/key_lines.sql"))
+            .fetch_all(&self.pool)
+            .await?;
+        lines(rows)
+    }
+
+    async fn subject_lines(&self, pseudonym: &str) -> Result<Vec<StoredLine>, StoreError> {
+        let rows = sqlx::query(include_str!("sqlite/subject_lines.sql"))
+            .bind(pseudonym)
+            .fetch_all(&self.pool)
+            .await?;
+        lines(rows)
+    }
+
+    async fn find_subjects(
+        &self,
+        subject_ids: &[&str],
+    ) -> Result<HashMap<String, ([u8; 32], String)>, StoreError> {
+        if subject_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows = sqlx::query(include_str!("sqlite/find_subjects.sql"))
+            .bind(json_list(subject_ids))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = HashMap::with_capacity(rows.len());
+        for r in rows {
+            let id: String = r.try_get(0)?;
+            let secret: Vec<u8> = r.try_get(1)?;
+            let secret: [u8; 32] = secret.try_into().map_err(|_| StoreError::Corrupt {
+                seq: 0,
+                detail: "a subject secret is not 32 bytes".into(),
+            })?;
+            out.insert(id, (secret, r.try_get(2)?));
+        }
+        Ok(out)
+    }
+
+    async fn find_idempotency(
+        &self,
+        keys: &[&str],
+    ) -> Result<HashMap<String, IdempotencyHit>, StoreError> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows = sqlx::query(include_str!("sqlite/find_idempotency.sql"))
+            .bind(json_list(keys))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = HashMap::with_capacity(rows.len());
+        for r in rows {
+            out.insert(
+                r.try_get(0)?,
+                IdempotencyHit {
+                    request_hash: r.try_get(1)?,
+                    seq: r.try_get::<i64, _>(2)? as u64,
+                    hash: r.try_get(3)?,
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    async fn find_evidence(&self, reference: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(sqlx::query_scalar(include_str!("sqlite/find_evidence.sql"))
+            .bind(reference)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
+        let first_seq = batch.entries.first().map_or(0, |e| e.seq);
+        let mut tx = self.pool.begin().await?;
+        for chunk in batch.entries.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO entries (seq, recorded_at, hash, subject, kind, line) ",
+            );
+            q.push_values(chunk, |mut b, e| {
+                b.push_bind(e.seq as i64)
+                    .push_bind(&e.recorded_at)
+                    .push_bind(&e.hash[..])
+                    .push_bind(&e.subject)
+                    .push_bind(e.kind)
+                    .push_bind(&e.line);
+            });
+            q.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| conflict_or(e, first_seq))?;
+        }
+        for chunk in batch.subjects.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO subjects (subject_id, secret, pseudonym) ",
+            );
+            q.push_values(chunk, |mut b, s| {
+                b.push_bind(&s.subject_id)
+                    .push_bind(&s.secret[..])
+                    .push_bind(&s.pseudonym);
+            });
+            q.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| conflict_or(e, first_seq))?;
+        }
+        for chunk in batch.evidence.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO evidence (reference, pseudonym, salt, content) ",
+            );
+            q.push_values(chunk, |mut b, e| {
+                b.push_bind(&e.reference)
+                    .push_bind(&e.pseudonym)
+                    .push_bind(&e.salt[..])
+                    .push_bind(&e.content);
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        for chunk in batch.idempotency.chunks(ROWS_PER_STATEMENT) {
+            let mut q =
+                QueryBuilder::<Sqlite>::new("INSERT INTO idempotency (key, request_hash, seq) ");
+            q.push_values(chunk, |mut b, i| {
+                b.push_bind(&i.key)
+                    .push_bind(&i.request_hash[..])
+                    .push_bind(i.seq as i64);
+            });
+            q.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| conflict_or(e, first_seq))?;
+        }
+        for pseudonym in &batch.erase {
+            sqlx::query(include_str!("sqlite/erase_subject.sql"))
+                .bind(pseudonym)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(include_str!("sqlite/erase_evidence.sql"))
+                .bind(pseudonym)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

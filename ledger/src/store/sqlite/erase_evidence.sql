@@ -1,0 +1,1 @@
+DELETE FROM evidence WHERE pseudonym = ?1

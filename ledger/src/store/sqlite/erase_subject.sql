@@ -1,0 +1,1 @@
+DELETE FROM subjects WHERE pseudonym = ?1

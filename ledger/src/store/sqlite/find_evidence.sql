@@ -1,0 +1,1 @@
+SELECT content FROM evidence WHERE reference = ?1

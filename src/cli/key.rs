@@ -1,0 +1,44 @@
+//! `consent key show` and `consent key rotate`.
+
+use std::process::ExitCode;
+
+use consent_ledger::replay::replay;
+use serde_json::json;
+
+use super::append::outcome_json;
+use super::print_json;
+use crate::db::Location;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum KeyCommand {
+    /// Print the ledger's public keys (the active one last). Creates the
+    /// ledger and its first key if there is none yet.
+    Show,
+    /// Introduce a new signing key, announced by an entry the old key signs.
+    Rotate,
+}
+
+pub async fn run(at: &Location, command: KeyCommand) -> anyhow::Result<ExitCode> {
+    let ledger = at.ledger().await?;
+    match command {
+        KeyCommand::Show => {
+            let keys = replay(&**ledger.store()).await?.keys;
+            let active = keys.last().cloned();
+            print_json(&json!({
+                "ledger": ledger.name(),
+                "active": active.map(|(id, pk)| json!({"key_id": id, "public_key": pk})),
+                "keys": keys.iter().map(|(id, pk)| json!({"key_id": id, "public_key": pk})).collect::<Vec<_>>(),
+            }));
+            Ok(ExitCode::SUCCESS)
+        }
+        KeyCommand::Rotate => {
+            let (value, ok) = outcome_json(1, ledger.rotate_key().await)?;
+            print_json(&value);
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! The argument grammar and dispatch; one file per command beside this one.
+
+mod append;
+mod demo;
+mod export;
+mod key;
+mod policy;
+mod schemas;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::db::Location;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "consent",
+    version,
+    about = "A signed, hash-chained consent ledger"
+)]
+pub struct Args {
+    /// The ledger database: sqlite://PATH.
+    #[arg(
+        long,
+        global = true,
+        env = "CONSENT_DB",
+        default_value = "sqlite://consent.db"
+    )]
+    db: String,
+    /// Key directory (default: beside the SQLite file, `<name>.keys`).
+    #[arg(long, global = true, env = "CONSENT_KEYS")]
+    keys: Option<PathBuf>,
+    /// The ledger's name, written into the genesis entry of a new ledger.
+    #[arg(long, global = true, env = "CONSENT_LEDGER_NAME")]
+    ledger_name: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Policy versions.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+    /// Append submissions read from stdin, one JSON object per line.
+    Append(append::AppendArgs),
+    /// Verify the stored chain, or an export with --file (no database needed).
+    Verify(verify::VerifyArgs),
+    /// Write the log as JSON Lines for offline verification.
+    Export(export::ExportArgs),
+    /// Signing keys.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
+    /// Publish the reference policy, record a realistic mix of events, verify.
+    Demo(demo::DemoArgs),
+    /// Write the JSON Schemas of the wire and log formats.
+    Schemas(schemas::SchemasArgs),
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let at = Location {
+        url: args.db,
+        keys: args.keys,
+        name: args.ledger_name,
+    };
+    match args.command {
+        Command::Policy(c) => policy::run(&at, c).await,
+        Command::Append(a) => append::run(&at, a).await,
+        Command::Verify(a) => verify::run(&at, a).await,
+        Command::Export(a) => export::run(&at, a).await,
+        Command::Key(c) => key::run(&at, c).await,
+        Command::Demo(a) => demo::run(&at, a).await,
+        Command::Schemas(a) => schemas::run(a),
+    }
+}
+
+/// Prints one JSON value as a line on stdout.
+pub(crate) fn print_json(value: &serde_json::Value) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{value}");
+}

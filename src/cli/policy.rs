@@ -1,0 +1,48 @@
+//! `consent policy publish FILE`: publish a policy version.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use consent_domain::command::PublishPolicy;
+use consent_domain::{PolicyVersion, Submission};
+
+use super::append::outcome_json;
+use super::print_json;
+use crate::db::Location;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum PolicyCommand {
+    /// Publish the policy version in FILE (JSON, see schemas/policy-version.schema.json).
+    Publish {
+        file: PathBuf,
+        /// Makes a retry safe: the same key and file append nothing new.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+}
+
+pub async fn run(at: &Location, command: PolicyCommand) -> anyhow::Result<ExitCode> {
+    let PolicyCommand::Publish {
+        file,
+        idempotency_key,
+    } = command;
+    let text =
+        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+    let policy: PolicyVersion = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a policy version", file.display()))?;
+    let ledger = at.ledger().await?;
+    let result = ledger
+        .append(
+            Submission::PolicyPublished(PublishPolicy { policy }),
+            idempotency_key,
+        )
+        .await;
+    let (value, ok) = outcome_json(1, result)?;
+    print_json(&value);
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

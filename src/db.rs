@@ -1,0 +1,51 @@
+//! From `--db` and `--keys` to a store and a key store.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use consent_ledger::{KeyStore, Ledger, LedgerConfig, SqliteStore};
+
+/// Where the ledger lives, as given on the command line.
+#[derive(Debug, Clone)]
+pub struct Location {
+    pub url: String,
+    pub keys: Option<PathBuf>,
+    pub name: Option<String>,
+}
+
+impl Location {
+    /// The key directory: `--keys`, or `<db file stem>.keys` beside an SQLite file.
+    pub fn key_dir(&self) -> anyhow::Result<PathBuf> {
+        if let Some(k) = &self.keys {
+            return Ok(k.clone());
+        }
+        let Some(path) = self
+            .url
+            .strip_prefix("sqlite://")
+            .or(self.url.strip_prefix("sqlite:"))
+        else {
+            bail!("--keys is required with {}", self.url);
+        };
+        let path = PathBuf::from(path.split('?').next().unwrap_or(path));
+        Ok(path.with_extension("keys"))
+    }
+
+    pub async fn store(&self) -> anyhow::Result<SqliteStore> {
+        if !self.url.starts_with("sqlite:") {
+            bail!("unsupported --db {:?}: expected sqlite://PATH", self.url);
+        }
+        SqliteStore::open(&self.url)
+            .await
+            .with_context(|| format!("opening {}", self.url))
+    }
+
+    pub async fn ledger(&self) -> anyhow::Result<Ledger<SqliteStore>> {
+        let store = self.store().await?;
+        let keys = KeyStore::open(self.key_dir()?)?;
+        let mut config = LedgerConfig::default();
+        if let Some(name) = &self.name {
+            config.name = name.clone();
+        }
+        Ok(Ledger::open(store, keys, config).await?)
+    }
+}

@@ -1,0 +1,37 @@
+//! `consent`: the command-line front of consent-ledger.
+//!
+//! ## Layout
+//! - `cli/mod.rs`: the argument grammar (clap) and dispatch.
+//! - `cli/<command>.rs`: one file per command (`policy`, `append`, `verify`,
+//!   `export`, `key`, `demo`, `schemas`).
+//! - `db.rs`: turns `--db` and `--keys` into a store and a key store.
+//!
+//! The binary owns presentation (what is printed, exit codes) and wiring;
+//! rules live in `consent-domain`, the log in `consent-ledger`.
+
+mod cli;
+mod db;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = <cli::Args as clap::Parser>::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CONSENT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts");
+    match runtime.block_on(cli::run(args)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -14,8 +14,12 @@ use crate::policy::PolicyVersion;
 use crate::policy_diff::PolicyChange;
 
 /// An entry's event, as recorded in the log.
+///
+/// In JSON an event is adjacently tagged, `{"type": "consent_granted",
+/// "event": {...}}`: the entry format places `type` and `event` as members
+/// of the entry itself (FORMAT.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", content = "event", rename_all = "snake_case")]
 pub enum Event {
     /// Genesis: names the ledger and introduces its first signing key.
     LedgerInitialized(LedgerInitialized),
@@ -46,6 +50,47 @@ impl Event {
         }
     }
 
+    /// The payload's JSON (the `event` member of an entry). Every payload
+    /// type declares its fields in sorted order and holds no maps or
+    /// floats, so this is its RFC 8785 canonical form.
+    pub fn payload_json(&self) -> String {
+        let s = match self {
+            Event::LedgerInitialized(e) => serde_json::to_string(e),
+            Event::KeyRotated(e) => serde_json::to_string(e),
+            Event::PolicyPublished(e) => serde_json::to_string(e),
+            Event::ConsentGranted(e) => serde_json::to_string(e),
+            Event::ConsentWithdrawn(e) => serde_json::to_string(e),
+            Event::Unsubscribed(e) => serde_json::to_string(e),
+            Event::PolicyAccepted(e) => serde_json::to_string(e),
+            Event::ObjectionRecorded(e) => serde_json::to_string(e),
+            Event::AccountClosed(e) => serde_json::to_string(e),
+            Event::ErasureRequested(e) => serde_json::to_string(e),
+        };
+        s.expect("event payloads serialise to plain JSON")
+    }
+
+    /// Parses a payload of the given `type`.
+    pub fn from_payload(kind: &str, payload: &str) -> Result<Event, serde_json::Error> {
+        use serde::de::Error;
+        Ok(match kind {
+            "ledger_initialized" => Event::LedgerInitialized(serde_json::from_str(payload)?),
+            "key_rotated" => Event::KeyRotated(serde_json::from_str(payload)?),
+            "policy_published" => Event::PolicyPublished(serde_json::from_str(payload)?),
+            "consent_granted" => Event::ConsentGranted(serde_json::from_str(payload)?),
+            "consent_withdrawn" => Event::ConsentWithdrawn(serde_json::from_str(payload)?),
+            "unsubscribed" => Event::Unsubscribed(serde_json::from_str(payload)?),
+            "policy_accepted" => Event::PolicyAccepted(serde_json::from_str(payload)?),
+            "objection_recorded" => Event::ObjectionRecorded(serde_json::from_str(payload)?),
+            "account_closed" => Event::AccountClosed(serde_json::from_str(payload)?),
+            "erasure_requested" => Event::ErasureRequested(serde_json::from_str(payload)?),
+            other => {
+                return Err(serde_json::Error::custom(format!(
+                    "unknown event type {other:?}"
+                )))
+            }
+        })
+    }
+
     /// The `type` tag, e.g. `consent_granted`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -66,10 +111,10 @@ impl Event {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LedgerInitialized {
-    /// The ledger's name (its origin), e.g. `consent.example.com/ledger`.
-    pub ledger: String,
     /// Key id of `public_key` (see FORMAT.md).
     pub key_id: String,
+    /// The ledger's name (its origin), e.g. `consent.example.com/ledger`.
+    pub ledger: String,
     /// Ed25519 public key, 64 lower-case hex digits.
     pub public_key: String,
 }
@@ -86,14 +131,14 @@ pub struct KeyRotated {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyPublished {
-    pub policy: PolicyVersion,
+    /// Changes against `previous_version`, computed by the ledger.
+    pub changes: Vec<PolicyChange>,
     /// SHA-256 of the RFC 8785 canonical JSON of `policy`.
     pub content_hash: Digest,
+    pub policy: PolicyVersion,
     /// The version this one follows, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_version: Option<PolicyVersionId>,
-    /// Changes against `previous_version`, computed by the ledger.
-    pub changes: Vec<PolicyChange>,
 }
 
 /// How a subject accepted a policy version.
@@ -106,45 +151,50 @@ pub enum AcceptanceMethod {
     ContinuedUse,
 }
 
+/// The fields every subject event shares are `subject`, `channel` and
+/// `evidence`. Fields are declared in sorted order: serde_json then writes
+/// the RFC 8785 canonical form directly (tested in `tests/canonical.rs`).
 macro_rules! subject_event {
-    ($(#[$doc:meta])* $name:ident { $($(#[$fdoc:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident { $($body:tt)* }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
         #[serde(
             deny_unknown_fields,
             bound(deserialize = "S: Deserialize<'de>, E: Deserialize<'de>")
         )]
-        pub struct $name<S = Pseudonym, E = Digest> {
-            /// The data subject: a pseudonym in the log, the controller's
-            /// subject identifier on the wire.
-            pub subject: S,
-            $($(#[$fdoc])* pub $field: $ty,)*
-            /// Where or how the event was collected.
-            pub channel: Channel,
-            /// Evidence kept off the log: its reference in the log, the
-            /// evidence itself (a JSON object) on the wire.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
-            pub evidence: Option<E>,
-        }
+        pub struct $name<S = Pseudonym, E = Digest> { $($body)* }
     };
 }
 
 subject_event!(
     /// The subject gave consent for a purpose, for some of its data categories.
     ConsentGranted {
-        purpose: PurposeId,
-        data_categories: Vec<DataCategoryId>,
+        /// Where or how the event was collected.
+        pub channel: Channel,
+        pub data_categories: Vec<DataCategoryId>,
+        /// Evidence kept off the log: its reference in the log, the evidence
+        /// itself (a JSON object) on the wire.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub evidence: Option<E>,
         /// The policy version the subject was shown (must be the one in force).
-        policy_version: PolicyVersionId,
+        pub policy_version: PolicyVersionId,
+        pub purpose: PurposeId,
+        /// The data subject: a pseudonym in the log, the controller's subject
+        /// identifier on the wire.
+        pub subject: S,
     }
 );
 
 subject_event!(
     /// The subject withdrew consent for one purpose, or for every purpose.
     ConsentWithdrawn {
+        pub channel: Channel,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub evidence: Option<E>,
         /// The purpose; absent means every purpose.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        purpose: Option<PurposeId>,
+        pub purpose: Option<PurposeId>,
+        pub subject: S,
     }
 );
 
@@ -152,31 +202,55 @@ subject_event!(
     /// The subject stopped one contact medium (a data category such as
     /// `email-address`) for a purpose, e.g. by an unsubscribe link.
     Unsubscribed {
-        purpose: PurposeId,
-        data_category: DataCategoryId,
+        pub channel: Channel,
+        pub data_category: DataCategoryId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub evidence: Option<E>,
+        pub purpose: PurposeId,
+        pub subject: S,
     }
 );
 
 subject_event!(
     /// The subject accepted a policy version.
     PolicyAccepted {
-        policy_version: PolicyVersionId,
-        method: AcceptanceMethod,
+        pub channel: Channel,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub evidence: Option<E>,
+        pub method: AcceptanceMethod,
+        pub policy_version: PolicyVersionId,
+        pub subject: S,
     }
 );
 
 subject_event!(
     /// The subject objected to a purpose based on legitimate interest.
-    ObjectionRecorded { purpose: PurposeId }
+    ObjectionRecorded {
+        pub channel: Channel,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub evidence: Option<E>,
+        pub purpose: PurposeId,
+        pub subject: S,
+    }
 );
 
 subject_event!(
     /// The subject closed their account: contract-based processing ends.
-    AccountClosed {}
+    AccountClosed {
+        pub channel: Channel,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub evidence: Option<E>,
+        pub subject: S,
+    }
 );
 
 subject_event!(
     /// The subject asked for erasure: every processing ends, their secret
     /// and off-log personal data are deleted, recipients are told.
-    ErasureRequested {}
+    ErasureRequested {
+        pub channel: Channel,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub evidence: Option<E>,
+        pub subject: S,
+    }
 );

@@ -70,6 +70,12 @@ macro_rules! slug_id {
                 Self::new(value)
             }
         }
+        impl TryFrom<&str> for $name {
+            type Error = InvalidId;
+            fn try_from(value: &str) -> Result<Self, InvalidId> {
+                Self::new(value)
+            }
+        }
         impl From<$name> for String {
             fn from(id: $name) -> String {
                 id.0

@@ -14,54 +14,57 @@ use crate::timestamp::Timestamp;
 /// One published version of a controller's privacy policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+///
+/// Fields are declared in sorted order (here and in every type below) so
+/// that serde_json writes RFC 8785 canonical JSON directly.
 pub struct PolicyVersion {
     /// Who decides the purposes and means of processing.
     pub controller: Controller,
-    /// This version's identifier, unique within the ledger.
-    pub version: PolicyVersionId,
-    /// From when this version is in force.
-    pub effective_at: Timestamp,
-    /// Where the policy text is published (the privacy notice).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// Language of the policy text (BCP 47), e.g. `az`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub language: Option<String>,
-    /// Jurisdiction whose law governs the processing (ISO 3166 code).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jurisdiction: Option<String>,
     /// Every data category the policy names.
     pub data_categories: Vec<DataCategory>,
-    /// Every recipient (or kind of recipient) data may be shared with.
-    #[serde(default)]
-    pub recipients: Vec<Recipient>,
-    /// The purposes of processing.
-    pub purposes: Vec<Purpose>,
-    /// Rights of the data subject that this version grants.
-    #[serde(default)]
-    pub rights: Vec<RightId>,
     /// Changes the publisher declares material beyond those the ledger
     /// computes itself (e.g. a changed description of how data is used).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub declared_material_changes: Vec<DeclaredChange>,
+    /// From when this version is in force.
+    pub effective_at: Timestamp,
+    /// Jurisdiction whose law governs the processing (ISO 3166 code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jurisdiction: Option<String>,
+    /// Language of the policy text (BCP 47), e.g. `az`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// The purposes of processing.
+    pub purposes: Vec<Purpose>,
+    /// Every recipient (or kind of recipient) data may be shared with.
+    #[serde(default)]
+    pub recipients: Vec<Recipient>,
+    /// Rights of the data subject that this version grants.
+    #[serde(default)]
+    pub rights: Vec<RightId>,
+    /// Where the policy text is published (the privacy notice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// This version's identifier, unique within the ledger.
+    pub version: PolicyVersionId,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Controller {
-    /// Stable identifier of the controller (e.g. its domain name).
-    pub id: String,
-    pub name: String,
     /// How to reach the controller's privacy contact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<String>,
+    /// Stable identifier of the controller (e.g. its domain name).
+    pub id: String,
+    pub name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DataCategory {
-    pub id: DataCategoryId,
     pub description: String,
+    pub id: DataCategoryId,
     /// Special-category (sensitive) data, e.g. health.
     #[serde(default)]
     pub sensitive: bool,
@@ -83,9 +86,9 @@ pub enum RecipientKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Recipient {
+    pub description: String,
     pub id: RecipientId,
     pub kind: RecipientKind,
-    pub description: String,
     /// Where withdrawal and erasure notices for this recipient are delivered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_url: Option<String>,
@@ -104,18 +107,18 @@ pub enum LegalBasis {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Purpose {
-    pub id: PurposeId,
-    pub description: String,
-    pub legal_basis: LegalBasis,
     /// Data categories processed for this purpose (ids from `data_categories`).
     pub data_categories: Vec<DataCategoryId>,
+    pub description: String,
+    pub id: PurposeId,
+    pub legal_basis: LegalBasis,
     /// Recipients of data processed for this purpose (ids from `recipients`).
     #[serde(default)]
     pub recipients: Vec<RecipientId>,
-    pub retention: Retention,
     /// Whether the service cannot be provided without this purpose.
     #[serde(default)]
     pub required: bool,
+    pub retention: Retention,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -131,10 +134,10 @@ pub struct Retention {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeclaredChange {
+    pub description: String,
     /// The purpose concerned; absent means every purpose.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<PurposeId>,
-    pub description: String,
 }
 
 /// Why a policy document is not internally consistent.

@@ -33,21 +33,21 @@ pub enum ChangeKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyChange {
-    pub kind: ChangeKind,
-    /// The purpose concerned; absent for policy-wide changes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub purpose: Option<PurposeId>,
     /// Identifiers (or values) this version adds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub added: Vec<String>,
-    /// Identifiers (or values) this version removes.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub removed: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub kind: ChangeKind,
     /// Whether consents for `purpose` (all purposes when absent) stop counting
     /// until the subject accepts this version.
     pub material: bool,
+    /// The purpose concerned; absent for policy-wide changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub purpose: Option<PurposeId>,
+    /// Identifiers (or values) this version removes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
 }
 
 impl PolicyChange {

@@ -54,11 +54,10 @@ pub async fn export<S: Store>(store: &S, mut out: impl Write) -> Result<ExportHe
         if row.seq >= count {
             break;
         }
-        let entry: EntryLine =
-            serde_json::from_str(&row.line).map_err(|e| LedgerError::Corrupt {
-                seq: row.seq,
-                detail: e.to_string(),
-            })?;
+        let entry = EntryLine::parse(&row.line).map_err(|e| LedgerError::Corrupt {
+            seq: row.seq,
+            detail: e.to_string(),
+        })?;
         match entry.event {
             consent_domain::Event::LedgerInitialized(g) => {
                 ledger = g.ledger;

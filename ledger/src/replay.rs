@@ -47,8 +47,7 @@ pub async fn replay<S: Store>(store: &S) -> Result<Replayed, LedgerError> {
                 seq: row.seq,
                 detail,
             };
-            let entry: EntryLine =
-                serde_json::from_str(&row.line).map_err(|e| corrupt(e.to_string()))?;
+            let entry = EntryLine::parse(&row.line).map_err(|e| corrupt(e.to_string()))?;
             if entry.seq != head.next_seq || row.seq != head.next_seq {
                 return Err(corrupt(format!("expected entry {}", head.next_seq)));
             }

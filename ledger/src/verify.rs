@@ -12,7 +12,9 @@ use std::fmt;
 use consent_domain::{Event, Timestamp};
 use ed25519_dalek::{Signature, VerifyingKey};
 
-use crate::format::{entry_hash, key_id, EntryLine, FORMAT_VERSION, GENESIS_PREV};
+use crate::format::{
+    body_json, entry_hash, key_id, signed_line, RawEntryLine, FORMAT_VERSION, GENESIS_PREV,
+};
 
 /// Why an entry is bad. Stable names, printed by `consent verify`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,65 +134,63 @@ fn decode_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
 /// Phase 1: parse, canonical check, hash. Pure per line.
 fn parse(input: &Input<'_>) -> Result<Parsed, VerifyFailure> {
     let at = input.position;
-    let value: serde_json::Value = serde_json::from_str(input.line)
-        .map_err(|e| fail(at, FailureReason::Malformed, format!("not JSON: {e}")))?;
-    let canonical = serde_json_canonicalizer::to_string(&value)
-        .map_err(|e| fail(at, FailureReason::Malformed, e.to_string()))?;
-    if canonical != input.line {
-        return Err(fail(
-            at,
-            FailureReason::NotCanonical,
-            "the line is not its RFC 8785 canonical form",
-        ));
-    }
-    let entry: EntryLine = serde_json::from_value(value)
+    let raw: RawEntryLine<'_> = serde_json::from_str(input.line)
         .map_err(|e| fail(at, FailureReason::Malformed, format!("not an entry: {e}")))?;
-    if entry.v != FORMAT_VERSION {
+    if raw.v != FORMAT_VERSION {
         return Err(fail(
             at,
             FailureReason::Malformed,
-            format!("unsupported format version {}", entry.v),
+            format!("unsupported format version {}", raw.v),
         ));
     }
-    let hash = decode_hex::<32>(&entry.hash).ok_or_else(|| {
+    let event = Event::from_payload(&raw.kind, raw.event.get()).map_err(|e| {
+        fail(
+            at,
+            FailureReason::Malformed,
+            format!("bad {} event: {e}", raw.kind),
+        )
+    })?;
+    let hash = decode_hex::<32>(&raw.hash).ok_or_else(|| {
         fail(
             at,
             FailureReason::Malformed,
             "hash is not 64 lower-case hex digits",
         )
     })?;
-    let sig = decode_hex::<64>(&entry.sig).ok_or_else(|| {
+    let sig = decode_hex::<64>(&raw.sig).ok_or_else(|| {
         fail(
             at,
             FailureReason::Malformed,
             "sig is not 128 lower-case hex digits",
         )
     })?;
-    if !Timestamp::is_canonical(&entry.recorded_at.to_string())
-        || !input
-            .line
-            .contains(&format!("\"recorded_at\":\"{}\"", entry.recorded_at))
-    {
+    // Canonical form: the line must be exactly what a correct writer writes
+    // for these values. Payload types serialise canonically by construction
+    // (sorted fields, no maps, no floats), so re-serialising is the check.
+    let payload = event.payload_json();
+    let body = body_json(
+        raw.seq,
+        raw.recorded_at,
+        &raw.prev,
+        &raw.kind,
+        &payload,
+        &raw.key_id,
+    );
+    if payload != raw.event.get() || signed_line(&body, &hash, &sig) != input.line {
         return Err(fail(
             at,
-            FailureReason::Malformed,
-            "recorded_at is not in the canonical form YYYY-MM-DDTHH:MM:SS.ffffffZ",
+            FailureReason::NotCanonical,
+            "the line is not its RFC 8785 canonical form",
         ));
     }
-    // The line is canonical, so the body's canonical form is the line with
-    // the two members it adds taken out.
-    let body = input
-        .line
-        .replacen(&format!(",\"hash\":\"{}\"", entry.hash), "", 1)
-        .replacen(&format!(",\"sig\":\"{}\"", entry.sig), "", 1);
     let computed = entry_hash(body.as_bytes());
     if computed != hash {
         return Err(fail(
-            entry.seq,
+            at,
             FailureReason::HashMismatch,
             format!(
                 "hash is {} but the body hashes to {}",
-                entry.hash,
+                raw.hash,
                 hex::encode(computed)
             ),
         ));
@@ -198,21 +198,21 @@ fn parse(input: &Input<'_>) -> Result<Parsed, VerifyFailure> {
     if let Some(stored) = input.stored_hash {
         if stored != hash {
             return Err(fail(
-                entry.seq,
+                at,
                 FailureReason::StoredHashMismatch,
                 format!("the store's hash column holds {}", hex::encode(stored)),
             ));
         }
     }
     Ok(Parsed {
-        seq: entry.seq,
-        recorded_at: entry.recorded_at,
-        prev: entry.prev,
-        key_id: entry.key_id,
-        hash_hex: entry.hash,
+        seq: raw.seq,
+        recorded_at: raw.recorded_at,
+        prev: raw.prev,
+        key_id: raw.key_id,
+        hash_hex: raw.hash,
         hash,
         sig: Signature::from_bytes(&sig),
-        event: entry.event,
+        event,
     })
 }
 

@@ -121,9 +121,8 @@ impl Core {
     /// Builds the next entry's body and hash, and advances the head.
     fn chain(&mut self, event: &Event, at: Timestamp, signer_id: &str) -> (u64, String, [u8; 32]) {
         let seq = self.head.next_seq;
-        let event_jcs =
-            serde_json_canonicalizer::to_string(event).expect("events serialise to plain JSON");
-        let body = body_json(seq, at, &self.head.prev, &event_jcs, signer_id);
+        let payload = event.payload_json();
+        let body = body_json(seq, at, &self.head.prev, event.kind(), &payload, signer_id);
         let hash = entry_hash(body.as_bytes());
         self.head = Head {
             next_seq: seq + 1,

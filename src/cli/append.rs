@@ -1,21 +1,21 @@
 //! `consent append`: submissions on stdin, one JSON object per line; one
-//! JSON result per line on stdout, in input order.
+//! JSON result per line on stdout, in input order, each printed (and
+//! flushed) as soon as its entry is durable.
 //!
 //! A line is a submission (`{"type": "consent_granted", ...}`), or an
 //! envelope `{"idempotency_key": "...", "submission": {...}}`. Lines are
-//! queued in order without waiting for each answer, so a large input is
+//! queued in order without waiting for earlier answers, so a large input is
 //! group-committed; bad lines are reported and skipped, never appended.
 
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
-use anyhow::Context;
 use consent_domain::Submission;
 use consent_ledger::AppendResult;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use tokio::sync::mpsc;
 
-use super::print_json;
 use crate::db::Location;
 
 #[derive(Debug, clap::Args)]
@@ -40,7 +40,7 @@ pub(crate) fn parse_line(line: &str) -> Result<(Submission, Option<String>), Str
     }
 }
 
-/// The JSON printed for one append's outcome; `Ok(false)` for a rejection.
+/// The JSON printed for one append's outcome; `false` for a rejection.
 pub(crate) fn outcome_json(line: usize, result: AppendResult) -> anyhow::Result<(Value, bool)> {
     Ok(match result? {
         Ok(a) => (
@@ -61,38 +61,67 @@ pub(crate) fn outcome_json(line: usize, result: AppendResult) -> anyhow::Result<
     })
 }
 
+enum Queued<F> {
+    Answer(F),
+    Invalid(String),
+}
+
 pub async fn run(at: &Location, _: AppendArgs) -> anyhow::Result<ExitCode> {
     let ledger = at.ledger().await?;
-    let stdin = std::io::stdin().lock();
-    let mut pending = Vec::new();
-    for (i, line) in stdin.lines().enumerate() {
-        let line = line.context("reading stdin")?;
-        if line.trim().is_empty() {
-            continue;
+    // stdin is read on a blocking thread; lines are parsed there and handed
+    // over in order.
+    let (lines_tx, mut lines_rx) =
+        mpsc::channel::<(usize, Result<(Submission, Option<String>), String>)>(4096);
+    let reader = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        for (i, line) in std::io::stdin().lock().lines().enumerate() {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            if lines_tx.blocking_send((i + 1, parse_line(&line))).is_err() {
+                break;
+            }
         }
-        match parse_line(&line) {
-            Ok((submission, key)) => {
-                pending.push((i + 1, Ok(ledger.enqueue(submission, key).await?)))
+        Ok(())
+    });
+    // Queue in order; answers are awaited (and printed) in the same order.
+    let (answers_tx, mut answers_rx) = mpsc::channel(65_536);
+    let queue = async move {
+        while let Some((line, parsed)) = lines_rx.recv().await {
+            let queued = match parsed {
+                Ok((submission, key)) => Queued::Answer(ledger.enqueue(submission, key).await?),
+                Err(detail) => Queued::Invalid(detail),
+            };
+            if answers_tx.send((line, queued)).await.is_err() {
+                break;
             }
-            Err(detail) => pending.push((i + 1, Err(detail))),
         }
-    }
-    let mut all_ok = true;
-    for (line, p) in pending {
-        let value = match p {
-            Ok(answer) => {
-                let (v, ok) = outcome_json(line, answer.await)?;
-                all_ok &= ok;
-                v
-            }
-            Err(detail) => {
-                all_ok = false;
-                json!({"line": line, "error": {"code": "invalid_submission", "detail": detail}})
-            }
-        };
-        print_json(&value);
-    }
-    Ok(if all_ok {
+        anyhow::Ok(())
+    };
+    let print = async {
+        let mut all_ok = true;
+        while let Some((line, queued)) = answers_rx.recv().await {
+            let value = match queued {
+                Queued::Answer(answer) => {
+                    let (v, ok) = outcome_json(line, answer.await)?;
+                    all_ok &= ok;
+                    v
+                }
+                Queued::Invalid(detail) => {
+                    all_ok = false;
+                    json!({"line": line, "error": {"code": "invalid_submission", "detail": detail}})
+                }
+            };
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{value}")?;
+            out.flush()?;
+        }
+        anyhow::Ok(all_ok)
+    };
+    let (queued, all_ok) = tokio::join!(queue, print);
+    queued?;
+    reader.await??;
+    Ok(if all_ok? {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -1,5 +1,6 @@
 use consent_domain::{Event, Timestamp};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 /// Domain-separation prefix of the entry hash.
@@ -9,24 +10,25 @@ pub const FORMAT_VERSION: u32 = 1;
 /// `prev` of entry 0: 32 zero bytes.
 pub const GENESIS_PREV: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// RFC 8785 canonical JSON of an entry body, given the canonical JSON of its
-/// event.
+/// RFC 8785 canonical JSON of an entry body, given its event's `type` and
+/// the canonical JSON of its payload ([`Event::payload_json`]).
 ///
 /// Assembled by hand because it is on the append hot path and the shape is
 /// fixed: members in code-unit order, every other value an ASCII string or a
-/// small integer, which JCS writes verbatim. A test checks it against the JCS
-/// crate for arbitrary events.
+/// small integer, which JCS writes verbatim. Tests check it against the JCS
+/// crate.
 pub fn body_json(
     seq: u64,
     recorded_at: Timestamp,
     prev: &str,
-    event_jcs: &str,
+    kind: &str,
+    payload: &str,
     key_id: &str,
 ) -> String {
     let recorded_at = recorded_at.to_string();
-    let mut s = String::with_capacity(event_jcs.len() + 160);
+    let mut s = String::with_capacity(payload.len() + 200);
     s.push_str("{\"event\":");
-    s.push_str(event_jcs);
+    s.push_str(payload);
     s.push_str(",\"key_id\":\"");
     s.push_str(key_id);
     s.push_str("\",\"prev\":\"");
@@ -34,15 +36,13 @@ pub fn body_json(
     s.push_str("\",\"recorded_at\":\"");
     s.push_str(&recorded_at);
     s.push_str("\",\"seq\":");
-    s.push_str(itoa_u64(seq).as_str());
-    s.push_str(",\"v\":");
-    s.push_str(itoa_u64(FORMAT_VERSION as u64).as_str());
+    s.push_str(&seq.to_string());
+    s.push_str(",\"type\":\"");
+    s.push_str(kind);
+    s.push_str("\",\"v\":");
+    s.push_str(&FORMAT_VERSION.to_string());
     s.push('}');
     s
-}
-
-fn itoa_u64(n: u64) -> String {
-    n.to_string()
 }
 
 /// `SHA-256(ENTRY_DOMAIN ‖ body)`.
@@ -54,30 +54,49 @@ pub fn entry_hash(body_jcs: &[u8]) -> [u8; 32] {
 }
 
 /// The canonical line of a signed entry: the body with `hash` and `sig`
-/// inserted in their sorted places (after `event`, and after `seq`).
+/// inserted in their sorted places (`hash` after `event`, `sig` after `seq`).
 pub fn signed_line(body_jcs: &str, hash: &[u8; 32], sig: &[u8; 64]) -> String {
-    // body = {"event":E,"key_id":…,"seq":N,"v":1}; "hash" sorts between
-    // "event" and "key_id", "sig" between "seq" and "v".
+    // The body's own members follow its payload, so the last occurrences of
+    // these markers are the body's (a payload string cannot contain a bare
+    // quote, so cannot contain the markers at all).
     let key_at = body_jcs
         .rfind(",\"key_id\":\"")
         .expect("body_json always has key_id");
-    let v_at = body_jcs.rfind(",\"v\":").expect("body_json always has v");
+    let type_at = body_jcs
+        .rfind(",\"type\":\"")
+        .expect("body_json always has type");
     let mut s = String::with_capacity(body_jcs.len() + 64 + 128 + 20);
     s.push_str(&body_jcs[..key_at]);
     s.push_str(",\"hash\":\"");
     s.push_str(&hex::encode(hash));
     s.push('"');
-    s.push_str(&body_jcs[key_at..v_at]);
+    s.push_str(&body_jcs[key_at..type_at]);
     s.push_str(",\"sig\":\"");
     s.push_str(&hex::encode(sig));
     s.push('"');
-    s.push_str(&body_jcs[v_at..]);
+    s.push_str(&body_jcs[type_at..]);
     s
 }
 
-/// A stored or exported line, parsed with its typed event.
+/// A stored or exported line, as written (payload not yet parsed).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct RawEntryLine<'a> {
+    #[serde(borrow)]
+    pub event: &'a RawValue,
+    pub hash: String,
+    pub key_id: String,
+    pub prev: String,
+    pub recorded_at: Timestamp,
+    pub seq: u64,
+    pub sig: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub v: u32,
+}
+
+/// A stored or exported line, parsed with its typed event.
+#[derive(Debug, Clone)]
 pub struct EntryLine {
     pub v: u32,
     pub seq: u64,
@@ -87,4 +106,22 @@ pub struct EntryLine {
     pub event: Event,
     pub hash: String,
     pub sig: String,
+}
+
+impl EntryLine {
+    /// Parses a line (without checking hash, signature or canonical form).
+    pub fn parse(line: &str) -> Result<Self, serde_json::Error> {
+        let raw: RawEntryLine<'_> = serde_json::from_str(line)?;
+        let event = Event::from_payload(&raw.kind, raw.event.get())?;
+        Ok(Self {
+            v: raw.v,
+            seq: raw.seq,
+            recorded_at: raw.recorded_at,
+            prev: raw.prev,
+            key_id: raw.key_id,
+            event,
+            hash: raw.hash,
+            sig: raw.sig,
+        })
+    }
 }

@@ -10,6 +10,7 @@ mod entry;
 mod key_id;
 
 pub use entry::{
-    body_json, entry_hash, signed_line, EntryLine, ENTRY_DOMAIN, FORMAT_VERSION, GENESIS_PREV,
+    body_json, entry_hash, signed_line, EntryLine, RawEntryLine, ENTRY_DOMAIN, FORMAT_VERSION,
+    GENESIS_PREV,
 };
 pub use key_id::key_id;

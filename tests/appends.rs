@@ -1,0 +1,146 @@
+//! The append path: concurrent appenders are group-committed into one
+//! unbroken chain; erasure keeps the chain verifiable.
+
+mod common;
+
+use common::{grant, publish, reference_policy, submission, TempLedger};
+use consent_ledger::{SqliteStore, Store};
+use serde_json::json;
+use sqlx::{Connection, SqliteConnection};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appenders_make_one_contiguous_chain() {
+    let t = TempLedger::new();
+    let ledger = t.open().await;
+    ledger
+        .append(publish(&reference_policy()), None)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tasks = Vec::new();
+    for task in 0..64 {
+        let ledger = ledger.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for i in 0..50 {
+                let s = format!("t{task}-s{i}");
+                let a = ledger
+                    .append(grant(&s, "marketing", &["name"]), None)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                seqs.push(a.seq);
+            }
+            seqs
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (2..2 + 64 * 50).collect::<Vec<u64>>(),
+        "every append got its own, contiguous sequence number"
+    );
+    let report = consent_ledger::verify_store(&**ledger.store(), None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.entries, 2 + 64 * 50);
+}
+
+#[tokio::test]
+async fn erasure_deletes_the_secret_and_evidence_and_the_chain_still_verifies() {
+    let t = TempLedger::new();
+    let ledger = t.open().await;
+    ledger
+        .append(publish(&reference_policy()), None)
+        .await
+        .unwrap()
+        .unwrap();
+    let g = ledger
+        .append(grant("alice@example.com", "marketing", &["name"]), None)
+        .await
+        .unwrap()
+        .unwrap();
+    let pseudonym = g.subject.unwrap().to_string();
+    let mut conn = SqliteConnection::connect(&t.url()).await.unwrap();
+    let count = |table: &'static str| {
+        format!("SELECT count(*) FROM {table} WHERE pseudonym = '{pseudonym}'")
+    };
+    let subjects: i64 = sqlx::query_scalar(&count("subjects"))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let evidence: i64 = sqlx::query_scalar(&count("evidence"))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!((subjects, evidence), (1, 1));
+
+    let erase = submission(
+        json!({"type": "erasure_requested", "subject": "alice@example.com", "channel": "privacy-mailbox"}),
+    );
+    let e = ledger.append(erase, None).await.unwrap().unwrap();
+    assert_eq!(
+        e.subject.unwrap().to_string(),
+        pseudonym,
+        "the log keeps the pseudonym"
+    );
+    let subjects: i64 = sqlx::query_scalar(&count("subjects"))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let evidence: i64 = sqlx::query_scalar(&count("evidence"))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!((subjects, evidence), (0, 0), "secret and evidence are gone");
+    let anywhere: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM subjects WHERE subject_id LIKE 'alice%'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(anywhere, 0);
+    let report = consent_ledger::verify_store(&**ledger.store(), None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.entries, 4);
+    let lines = ledger.store().subject_lines(&pseudonym).await.unwrap();
+    assert_eq!(
+        lines.len(),
+        2,
+        "the subject's history stays, under the pseudonym"
+    );
+}
+
+#[tokio::test]
+async fn a_restarted_ledger_continues_the_same_chain() {
+    let t = TempLedger::new();
+    let ledger = t.open().await;
+    ledger
+        .append(publish(&reference_policy()), None)
+        .await
+        .unwrap()
+        .unwrap();
+    ledger
+        .append(grant("a", "marketing", &["name"]), None)
+        .await
+        .unwrap()
+        .unwrap();
+    drop(ledger);
+    let ledger = t.open().await;
+    // The rules' state survived: withdrawing the earlier grant is accepted.
+    let w = common::withdraw("a", Some("marketing"));
+    let a = ledger.append(w, None).await.unwrap().unwrap();
+    assert_eq!(a.seq, 3);
+    let store = SqliteStore::open(&t.url()).await.unwrap();
+    assert_eq!(store.head().await.unwrap().unwrap().seq, 3);
+    consent_ledger::verify_store(&store, None)
+        .await
+        .unwrap()
+        .unwrap();
+}

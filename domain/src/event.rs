@@ -50,6 +50,20 @@ impl Event {
         }
     }
 
+    /// The evidence reference, if the event carries one.
+    pub fn evidence(&self) -> Option<&Digest> {
+        match self {
+            Event::LedgerInitialized(_) | Event::KeyRotated(_) | Event::PolicyPublished(_) => None,
+            Event::ConsentGranted(e) => e.evidence.as_ref(),
+            Event::ConsentWithdrawn(e) => e.evidence.as_ref(),
+            Event::Unsubscribed(e) => e.evidence.as_ref(),
+            Event::PolicyAccepted(e) => e.evidence.as_ref(),
+            Event::ObjectionRecorded(e) => e.evidence.as_ref(),
+            Event::AccountClosed(e) => e.evidence.as_ref(),
+            Event::ErasureRequested(e) => e.evidence.as_ref(),
+        }
+    }
+
     /// The payload's JSON (the `event` member of an entry). Every payload
     /// type declares its fields in sorted order and holds no maps or
     /// floats, so this is its RFC 8785 canonical form.

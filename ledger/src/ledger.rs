@@ -62,6 +62,7 @@ impl<S: Store> Ledger<S> {
         };
         let mut core = Box::new(Core {
             state: replayed.state,
+            evidence_seqs: replayed.evidence_seqs,
             head: replayed.head,
             key,
             keys,

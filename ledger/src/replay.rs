@@ -3,7 +3,9 @@
 //! the way (cheap) so a writer never appends onto a broken chain; full
 //! verification, with signatures, is `verify`.
 
-use consent_domain::{Event, LedgerState, Timestamp};
+use std::collections::HashMap;
+
+use consent_domain::{Event, LedgerState, Pseudonym, Timestamp};
 
 use crate::error::LedgerError;
 use crate::format::{EntryLine, GENESIS_PREV};
@@ -25,6 +27,8 @@ pub struct Replayed {
     pub head: Head,
     pub ledger: Option<String>,
     pub active_key: Option<String>,
+    /// Per subject, the entries that carry an evidence reference.
+    pub evidence_seqs: HashMap<Pseudonym, Vec<u64>>,
     /// Every key the log introduced, in order: (key id, public key hex).
     pub keys: Vec<(String, String)>,
 }
@@ -39,6 +43,7 @@ pub async fn replay<S: Store>(store: &S) -> Result<Replayed, LedgerError> {
     let mut ledger = None;
     let mut active_key = None;
     let mut keys = Vec::new();
+    let mut evidence_seqs: HashMap<Pseudonym, Vec<u64>> = HashMap::new();
     loop {
         let page = store.read_lines(head.next_seq, PAGE).await?;
         let done = page.len() < PAGE as usize;
@@ -66,6 +71,16 @@ pub async fn replay<S: Store>(store: &S) -> Result<Replayed, LedgerError> {
                 }
                 _ => {}
             }
+            if let (Some(subject), true) = (entry.event.subject(), entry.event.evidence().is_some())
+            {
+                evidence_seqs
+                    .entry(subject.clone())
+                    .or_default()
+                    .push(entry.seq);
+            }
+            if let Event::ErasureRequested(e) = &entry.event {
+                evidence_seqs.remove(&e.subject);
+            }
             state.apply(&entry.event, entry.recorded_at);
             head = Head {
                 next_seq: entry.seq + 1,
@@ -83,5 +98,6 @@ pub async fn replay<S: Store>(store: &S) -> Result<Replayed, LedgerError> {
         ledger,
         active_key,
         keys,
+        evidence_seqs,
     })
 }

@@ -24,7 +24,7 @@ use crate::format::{body_json, entry_hash, signed_line};
 use crate::keys::{KeyStore, LedgerKey};
 use crate::replay::{replay, Head};
 use crate::store::{
-    CommitBatch, EntryRow, EvidenceRow, IdempotencyHit, IdempotencyRow, Store, StoreError,
+    CommitBatch, EntryRow, Erasure, EvidenceRow, IdempotencyHit, IdempotencyRow, Store, StoreError,
     SubjectRow,
 };
 
@@ -59,6 +59,8 @@ pub(crate) enum Request {
 /// prepared.
 pub(crate) struct Core {
     pub state: LedgerState,
+    /// Per subject, the entries whose evidence rows an erasure must delete.
+    pub evidence_seqs: HashMap<Pseudonym, Vec<u64>>,
     pub head: Head,
     pub key: LedgerKey,
     pub keys: KeyStore,
@@ -293,6 +295,9 @@ impl Core {
                             continue;
                         }
                     };
+                    let signer = signers.len() - 1;
+                    let (seq, body, hash) = self.chain(&event, at, &signers[signer].id.clone());
+                    self.state.apply(&event, at);
                     if let (Some(id), Some(p)) = (&subject_id, &subject) {
                         let entry = subjects.get_mut(id).expect("resolved above");
                         if !entry.2 {
@@ -303,21 +308,22 @@ impl Core {
                                 pseudonym: p.to_string(),
                             });
                         }
-                        for (reference, salt, content) in evidence_rows {
+                        // At most one evidence object per submission.
+                        if let Some((reference, salt, content)) = evidence_rows.pop() {
                             batch.evidence.push(EvidenceRow {
+                                seq,
                                 reference: reference.to_string(),
                                 pseudonym: p.to_string(),
                                 salt,
                                 content,
                             });
+                            self.evidence_seqs.entry(p.clone()).or_default().push(seq);
                         }
-                    }
-                    let signer = signers.len() - 1;
-                    let (seq, body, hash) = self.chain(&event, at, &signers[signer].id.clone());
-                    self.state.apply(&event, at);
-                    if let Event::ErasureRequested(e) = &event {
-                        batch.erase.push(e.subject.to_string());
-                        if let Some(id) = &subject_id {
+                        if matches!(event, Event::ErasureRequested(_)) {
+                            batch.erase.push(Erasure {
+                                subject_id: id.clone(),
+                                evidence_seqs: self.evidence_seqs.remove(p).unwrap_or_default(),
+                            });
                             subjects.remove(id);
                             erased_here.push(id.clone());
                         }
@@ -444,6 +450,7 @@ impl<S: Store> Writer<S> {
         })?;
         core.key = core.keys.load(&active)?;
         core.state = r.state;
+        core.evidence_seqs = r.evidence_seqs;
         core.head = r.head;
         Ok(())
     }

@@ -1,6 +1,9 @@
--- The log: append-only. `line` is the canonical signed entry (FORMAT.md);
--- seq, hash, subject and kind are copies kept for indexing and for the
--- stored-hash cross-check in `verify`.
+-- The log: append-only, keyed by sequence number so every insert lands at
+-- the end of the B-tree. `line` is the canonical signed entry (FORMAT.md);
+-- recorded_at, hash, subject and kind are copies for inspection and for
+-- the stored-hash cross-check in `verify`. No secondary index: a random-key
+-- index would cost a page write per entry on the append path; per-subject
+-- look-ups are the projections' job.
 CREATE TABLE entries (
     seq         INTEGER PRIMARY KEY,
     recorded_at TEXT    NOT NULL,
@@ -9,30 +12,30 @@ CREATE TABLE entries (
     kind        TEXT    NOT NULL,
     line        TEXT    NOT NULL
 ) STRICT;
-CREATE INDEX entries_subject ON entries (subject, seq) WHERE subject IS NOT NULL;
 
 -- Per-subject secrets: mutable, personal, never exported. Erasure deletes the row.
 CREATE TABLE subjects (
     subject_id TEXT PRIMARY KEY,
     secret     BLOB NOT NULL,
-    pseudonym  TEXT NOT NULL UNIQUE
-) STRICT;
+    pseudonym  TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
 
--- Off-log evidence, referenced from entries by salted hash. Erasure deletes it.
+-- Off-log evidence of the entry with the same seq, referenced from it by
+-- salted hash. Erasure deletes the subject's rows.
 CREATE TABLE evidence (
-    reference TEXT PRIMARY KEY,
+    seq       INTEGER PRIMARY KEY,
+    reference TEXT NOT NULL,
     pseudonym TEXT NOT NULL,
     salt      BLOB NOT NULL,
     content   BLOB NOT NULL
 ) STRICT;
-CREATE INDEX evidence_pseudonym ON evidence (pseudonym);
 
 -- Idempotency keys: a retried append returns the original entry.
 CREATE TABLE idempotency (
     key          TEXT PRIMARY KEY,
     request_hash BLOB    NOT NULL,
     seq          INTEGER NOT NULL REFERENCES entries (seq)
-) STRICT;
+) STRICT, WITHOUT ROWID;
 
 -- Tamper resistance inside the database itself: entries can be added, never
 -- changed or removed through SQL issued by this application. (An attacker

@@ -72,6 +72,8 @@ impl std::fmt::Debug for SubjectRow {
 
 #[derive(Clone)]
 pub struct EvidenceRow {
+    /// The entry this evidence belongs to.
+    pub seq: u64,
     pub reference: String,
     pub pseudonym: String,
     pub salt: [u8; 32],
@@ -101,9 +103,17 @@ pub struct CommitBatch {
     pub subjects: Vec<SubjectRow>,
     pub evidence: Vec<EvidenceRow>,
     pub idempotency: Vec<IdempotencyRow>,
-    /// Pseudonyms whose secret and evidence are deleted (erasure), after the
-    /// rows above are written.
-    pub erase: Vec<String>,
+    /// Subjects erased by this batch: their secret and evidence rows are
+    /// deleted after the rows above are written.
+    pub erase: Vec<Erasure>,
+}
+
+/// What an erasure deletes.
+#[derive(Clone)]
+pub struct Erasure {
+    pub subject_id: String,
+    /// Entries whose evidence rows go.
+    pub evidence_seqs: Vec<u64>,
 }
 
 impl CommitBatch {
@@ -127,10 +137,11 @@ pub trait Store: Send + Sync + 'static {
     /// The entries that introduce keys (genesis and rotations), in order.
     fn key_lines(&self) -> impl Future<Output = Result<Vec<StoredLine>, StoreError>> + Send;
 
-    /// Every entry about one subject pseudonym, in order.
-    fn subject_lines(
+    /// The entries with these sequence numbers, in order (missing ones are
+    /// left out).
+    fn lines_at(
         &self,
-        pseudonym: &str,
+        seqs: &[u64],
     ) -> impl Future<Output = Result<Vec<StoredLine>, StoreError>> + Send;
 
     /// Secrets of the given subject ids that exist: id → (secret, pseudonym).
@@ -144,11 +155,12 @@ pub trait Store: Send + Sync + 'static {
         keys: &[&str],
     ) -> impl Future<Output = Result<HashMap<String, IdempotencyHit>, StoreError>> + Send;
 
-    /// The stored evidence for a reference, if it was not erased.
+    /// The evidence stored for entry `seq` (its reference and canonical
+    /// content), unless there was none or it was erased.
     fn find_evidence(
         &self,
-        reference: &str,
-    ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
+        seq: u64,
+    ) -> impl Future<Output = Result<Option<(String, Vec<u8>)>, StoreError>> + Send;
 
     /// Writes the batch atomically and durably. Fails with
     /// [`StoreError::Conflict`] if any of its sequence numbers is taken.

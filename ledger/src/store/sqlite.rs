@@ -33,6 +33,8 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
+            // 64 MiB of page cache per connection: index pages stay in memory.
+            .pragma("cache_size", "-65536")
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
@@ -108,9 +110,12 @@ impl Store for SqliteStore {
         lines(rows)
     }
 
-    async fn subject_lines(&self, pseudonym: &str) -> Result<Vec<StoredLine>, StoreError> {
-        let rows = sqlx::query(include_str!("sqlite/subject_lines.sql"))
-            .bind(pseudonym)
+    async fn lines_at(&self, seqs: &[u64]) -> Result<Vec<StoredLine>, StoreError> {
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(include_str!("sqlite/lines_at.sql"))
+            .bind(serde_json::to_string(seqs).expect("numbers serialise"))
             .fetch_all(&self.pool)
             .await?;
         lines(rows)
@@ -165,9 +170,9 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    async fn find_evidence(&self, reference: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(sqlx::query_scalar(include_str!("sqlite/find_evidence.sql"))
-            .bind(reference)
+    async fn find_evidence(&self, seq: u64) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        Ok(sqlx::query_as(include_str!("sqlite/find_evidence.sql"))
+            .bind(seq as i64)
             .fetch_optional(&self.pool)
             .await?)
     }
@@ -208,10 +213,11 @@ impl Store for SqliteStore {
         }
         for chunk in batch.evidence.chunks(ROWS_PER_STATEMENT) {
             let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO evidence (reference, pseudonym, salt, content) ",
+                "INSERT INTO evidence (seq, reference, pseudonym, salt, content) ",
             );
             q.push_values(chunk, |mut b, e| {
-                b.push_bind(&e.reference)
+                b.push_bind(e.seq as i64)
+                    .push_bind(&e.reference)
                     .push_bind(&e.pseudonym)
                     .push_bind(&e.salt[..])
                     .push_bind(&e.content);
@@ -231,13 +237,13 @@ impl Store for SqliteStore {
                 .await
                 .map_err(|e| conflict_or(e, first_seq))?;
         }
-        for pseudonym in &batch.erase {
+        for erasure in &batch.erase {
             sqlx::query(include_str!("sqlite/erase_subject.sql"))
-                .bind(pseudonym)
+                .bind(&erasure.subject_id)
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(include_str!("sqlite/erase_evidence.sql"))
-                .bind(pseudonym)
+                .bind(serde_json::to_string(&erasure.evidence_seqs).expect("numbers serialise"))
                 .execute(&mut *tx)
                 .await?;
         }

@@ -1,1 +1,1 @@
-DELETE FROM evidence WHERE pseudonym = ?1
+DELETE FROM evidence WHERE seq IN (SELECT value FROM json_each(?1))

@@ -1,1 +1,1 @@
-DELETE FROM subjects WHERE pseudonym = ?1
+DELETE FROM subjects WHERE subject_id = ?1

@@ -1,1 +1,1 @@
-SELECT content FROM evidence WHERE reference = ?1
+SELECT reference, content FROM evidence WHERE seq = ?1

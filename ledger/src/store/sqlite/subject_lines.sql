@@ -1,1 +1,0 @@
-SELECT seq, hash, line FROM entries WHERE subject = ?1 ORDER BY seq

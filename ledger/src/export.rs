@@ -104,7 +104,7 @@ pub async fn export<S: Store>(store: &S, mut out: impl Write) -> Result<ExportHe
 /// Verifies an export with no database: every entry, then the header
 /// against what the entries establish.
 pub fn verify_export(
-    mut input: impl BufRead,
+    mut input: impl BufRead + Send,
     pinned: Option<[u8; 32]>,
 ) -> Result<Result<VerifyReport, VerifyFailure>, std::io::Error> {
     let malformed = |seq, detail: &str| {
@@ -135,41 +135,81 @@ pub fn verify_export(
             detail: format!("the header is not a canonical {EXPORT_FORMAT} header"),
         }));
     }
-    let mut verifier = ChainVerifier::new(pinned);
-    let mut position = 0u64;
-    let mut eof = false;
-    while !eof {
-        let mut window: Vec<String> = Vec::with_capacity(WINDOW);
-        while window.len() < WINDOW {
-            buf.clear();
-            if input.read_until(b'\n', &mut buf)? == 0 {
-                eof = true;
-                break;
+    // A reader thread splits lines into windows while this one checks the
+    // previous window.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<String>, VerifyFailure>>(2);
+    std::thread::scope(
+        |scope| -> std::io::Result<Result<VerifyReport, VerifyFailure>> {
+            let input = &mut input;
+            let reader = scope.spawn(move || -> std::io::Result<()> {
+                let mut position = 0u64;
+                let mut buf = Vec::new();
+                loop {
+                    let mut window: Vec<String> = Vec::with_capacity(WINDOW);
+                    let mut eof = false;
+                    while window.len() < WINDOW {
+                        buf.clear();
+                        if input.read_until(b'\n', &mut buf)? == 0 {
+                            eof = true;
+                            break;
+                        }
+                        let at = position + window.len() as u64;
+                        let bad = |detail: &str| VerifyFailure {
+                            seq: at,
+                            reason: FailureReason::Malformed,
+                            detail: detail.to_owned(),
+                        };
+                        if buf.pop() != Some(b'\n') {
+                            let _ = tx.send(Err(bad("the last line does not end with a newline")));
+                            return Ok(());
+                        }
+                        match String::from_utf8(std::mem::take(&mut buf)) {
+                            Ok(line) => window.push(line),
+                            Err(_) => {
+                                let _ = tx.send(Err(bad("the line is not UTF-8")));
+                                return Ok(());
+                            }
+                        }
+                    }
+                    position += window.len() as u64;
+                    if (!window.is_empty() && tx.send(Ok(window)).is_err()) || eof {
+                        return Ok(());
+                    }
+                }
+            });
+            let mut verifier = ChainVerifier::new(pinned);
+            let mut position = 0u64;
+            for window in rx {
+                let window = match window {
+                    Ok(w) => w,
+                    Err(f) => return Ok(Err(f)),
+                };
+                let inputs: Vec<Input<'_>> = window
+                    .iter()
+                    .enumerate()
+                    .map(|(i, line)| Input {
+                        position: position + i as u64,
+                        stored_hash: None,
+                        line,
+                    })
+                    .collect();
+                if let Err(f) = verifier.feed(&inputs) {
+                    return Ok(Err(f));
+                }
+                position += window.len() as u64;
             }
-            let at = position + window.len() as u64;
-            if buf.pop() != Some(b'\n') {
-                return malformed(at, "the last line does not end with a newline");
-            }
-            match String::from_utf8(std::mem::take(&mut buf)) {
-                Ok(line) => window.push(line),
-                Err(_) => return malformed(at, "the line is not UTF-8"),
-            }
-        }
-        let inputs: Vec<Input<'_>> = window
-            .iter()
-            .enumerate()
-            .map(|(i, line)| Input {
-                position: position + i as u64,
-                stored_hash: None,
-                line,
-            })
-            .collect();
-        if let Err(f) = verifier.feed(&inputs) {
-            return Ok(Err(f));
-        }
-        position += window.len() as u64;
-    }
-    let report = verifier.finish();
+            reader.join().expect("the reader thread does not panic")?;
+            Ok(Ok(verifier.finish()))
+        },
+    )
+    .map(|checked| checked.and_then(|report| check_header(report, &header)))
+}
+
+/// The header must state what the entries establish.
+fn check_header(
+    report: VerifyReport,
+    header: &ExportHeader,
+) -> Result<VerifyReport, VerifyFailure> {
     let keys: Vec<(String, String)> = header
         .keys
         .iter()
@@ -189,12 +229,12 @@ pub fn verify_export(
     } else {
         None
     };
-    Ok(match mismatch {
+    match mismatch {
         Some(detail) => Err(VerifyFailure {
             seq: report.entries,
             reason: FailureReason::HeaderMismatch,
             detail,
         }),
         None => Ok(report),
-    })
+    }
 }

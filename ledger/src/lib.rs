@@ -38,29 +38,36 @@ pub use store::{SqliteStore, Store, StoreError};
 pub use verify::{FailureReason, VerifyFailure, VerifyReport};
 pub use writer::{AppendResult, Appended};
 
-/// Verifies the whole stored log, `WINDOW` entries at a time.
+/// Verifies the whole stored log, `WINDOW` entries at a time, reading the
+/// next window while the current one is checked.
 pub async fn verify_store<S: Store>(
     store: &S,
     pinned: Option<[u8; 32]>,
 ) -> Result<Result<VerifyReport, VerifyFailure>, StoreError> {
     let mut verifier = verify::ChainVerifier::new(pinned);
-    loop {
-        let page = store
-            .read_lines(verifier.verified(), verify::WINDOW as u32)
-            .await?;
-        if page.is_empty() {
-            return Ok(Ok(verifier.finish()));
-        }
-        let inputs: Vec<verify::Input<'_>> = page
-            .iter()
-            .map(|r| verify::Input {
-                position: r.seq,
-                stored_hash: Some(&r.hash),
-                line: &r.line,
-            })
-            .collect();
-        if let Err(f) = verifier.feed(&inputs) {
+    let mut page = store.read_lines(0, verify::WINDOW as u32).await?;
+    while !page.is_empty() {
+        let next_from = page.last().map_or(0, |r| r.seq + 1);
+        let check = tokio::task::spawn_blocking(move || {
+            let inputs: Vec<verify::Input<'_>> = page
+                .iter()
+                .map(|r| verify::Input {
+                    position: r.seq,
+                    stored_hash: Some(&r.hash),
+                    line: &r.line,
+                })
+                .collect();
+            let outcome = verifier.feed(&inputs);
+            (verifier, outcome)
+        });
+        let (checked, next) =
+            tokio::join!(check, store.read_lines(next_from, verify::WINDOW as u32));
+        let (v, outcome) = checked.expect("the verifier does not panic");
+        if let Err(f) = outcome {
             return Ok(Err(f));
         }
+        verifier = v;
+        page = next?;
     }
+    Ok(Ok(verifier.finish()))
 }

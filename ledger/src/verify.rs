@@ -241,7 +241,7 @@ impl ChainVerifier {
             pinned,
             ledger: None,
             keys: Vec::new(),
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            threads: rayon::current_num_threads(),
         }
     }
 
@@ -426,22 +426,18 @@ impl ChainVerifier {
     }
 }
 
-/// Maps `f` over `items` on up to `threads` scoped threads, keeping order.
-fn par_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+/// Maps `f` over `items` on the rayon pool (at most `threads` chunks), keeping order.
+fn par_map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync + Send,
+) -> Vec<R> {
+    use rayon::prelude::*;
     if threads <= 1 || items.len() < 64 {
         return items.iter().map(f).collect();
     }
     let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("verifier worker panicked"))
-            .collect()
-    })
+    items.par_iter().with_min_len(chunk).map(f).collect()
 }
 
 /// Phase 3: batch-verify each chunk; locate the first bad one on failure.
@@ -449,22 +445,27 @@ fn check_signatures(
     checks: &[(u64, [u8; 32], Signature, VerifyingKey)],
     threads: usize,
 ) -> Result<(), VerifyFailure> {
-    let chunk = checks.len().div_ceil(threads.max(1)).max(1);
-    let chunks: Vec<_> = checks.chunks(chunk).collect();
-    let results = par_map(&chunks, if checks.len() < 64 { 1 } else { threads }, |c| {
-        let messages: Vec<&[u8]> = c.iter().map(|x| &x.1[..]).collect();
-        let sigs: Vec<Signature> = c.iter().map(|x| x.2).collect();
-        let keys: Vec<VerifyingKey> = c.iter().map(|x| x.3).collect();
-        if ed25519_dalek::verify_batch(&messages, &sigs, &keys).is_ok() {
-            return None;
-        }
-        // The batch failed: find the culprit (or blame the chunk's first
-        // entry should single checks disagree with the batch).
-        c.iter()
-            .find(|(_, h, s, k)| k.verify_strict(h, s).is_err())
-            .or(c.first())
-            .map(|x| x.0)
-    });
+    use rayon::prelude::*;
+    // Batches of at most 1024 (batch verification gains little beyond),
+    // spread over the pool.
+    let chunk = checks.len().div_ceil(threads.max(1)).clamp(1, 1024);
+    let results: Vec<Option<u64>> = checks
+        .par_chunks(chunk)
+        .map(|c| {
+            let messages: Vec<&[u8]> = c.iter().map(|x| &x.1[..]).collect();
+            let sigs: Vec<Signature> = c.iter().map(|x| x.2).collect();
+            let keys: Vec<VerifyingKey> = c.iter().map(|x| x.3).collect();
+            if ed25519_dalek::verify_batch(&messages, &sigs, &keys).is_ok() {
+                return None;
+            }
+            // The batch failed: find the culprit (or blame the chunk's first
+            // entry should single checks disagree with the batch).
+            c.iter()
+                .find(|(_, h, s, k)| k.verify_strict(h, s).is_err())
+                .or(c.first())
+                .map(|x| x.0)
+        })
+        .collect();
     match results.into_iter().flatten().min() {
         None => Ok(()),
         Some(seq) => Err(fail(

@@ -160,6 +160,7 @@ impl Core {
 
     fn prepare(&mut self, requests: &[Request], lookups: Lookups) -> Prepared {
         let at = Timestamp::now().max(self.head.last_time.unwrap_or(Timestamp::from_micros(0)));
+        let at_text = at.to_string();
         let mut batch = CommitBatch::default();
         let mut outcomes = Vec::with_capacity(requests.len());
         let mut unsigned: Vec<Unsigned> = Vec::with_capacity(requests.len());
@@ -189,7 +190,7 @@ impl Core {
                     self.state.apply(&event, at);
                     batch.entries.push(EntryRow {
                         seq,
-                        recorded_at: at.to_string(),
+                        recorded_at: at_text.clone(),
                         hash,
                         subject: None,
                         kind: event.kind(),
@@ -208,7 +209,10 @@ impl Core {
                     idempotency_key,
                     ..
                 } => {
-                    let rhash = request_hash(submission);
+                    // Only keyed requests need their hash (it is not cheap).
+                    let rhash = idempotency_key
+                        .as_ref()
+                        .map_or([0; 32], |_| request_hash(submission));
                     if let Some(key) = idempotency_key {
                         if let Err(r) = check_idempotency_key(key) {
                             outcomes.push(Outcome::Now(Ok(Err(r))));
@@ -330,7 +334,7 @@ impl Core {
                     }
                     batch.entries.push(EntryRow {
                         seq,
-                        recorded_at: at.to_string(),
+                        recorded_at: at_text.clone(),
                         hash,
                         subject: subject.as_ref().map(|p| p.to_string()),
                         kind: event.kind(),
@@ -364,25 +368,15 @@ impl Core {
 }
 
 fn sign_all(unsigned: &[Unsigned], signers: &[LedgerKey]) -> Vec<String> {
-    let sign = |u: &Unsigned| {
-        let sig = signers[u.signer].signing.sign(&u.hash).to_bytes();
-        signed_line(&u.body, &u.hash, &sig)
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if unsigned.len() < 16 || threads == 1 {
-        return unsigned.iter().map(sign).collect();
-    }
-    let chunk = unsigned.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = unsigned
-            .chunks(chunk)
-            .map(|c| s.spawn(move || c.iter().map(sign).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("signer thread panicked"))
-            .collect()
-    })
+    use rayon::prelude::*;
+    unsigned
+        .par_iter()
+        .with_min_len(8)
+        .map(|u| {
+            let sig = signers[u.signer].signing.sign(&u.hash).to_bytes();
+            signed_line(&u.body, &u.hash, &sig)
+        })
+        .collect()
 }
 
 pub(crate) struct Writer<S> {

@@ -16,9 +16,14 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 /// Rows per multi-row INSERT: stays under SQLite's 32,766 bound parameters.
 const ROWS_PER_STATEMENT: usize = 1000;
 
+/// Two pools on one file: `writer` is the single connection the group
+/// commit uses (its look-ups too, so its page cache stays warm: in WAL mode
+/// a connection that sees another's commit discards its cache), `readers`
+/// serve verify, export and queries.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: SqlitePool,
 }
 
 impl SqliteStore {
@@ -36,12 +41,16 @@ impl SqliteStore {
             // 64 MiB of page cache per connection: index pages stay in memory.
             .pragma("cache_size", "-65536")
             .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        MIGRATOR.run(&writer).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, writer })
     }
 
     /// The underlying pool, for tools that inspect the file (tests, demo).
@@ -130,7 +139,7 @@ impl Store for SqliteStore {
         }
         let rows = sqlx::query(include_str!("sqlite/find_subjects.sql"))
             .bind(json_list(subject_ids))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.writer)
             .await?;
         let mut out = HashMap::with_capacity(rows.len());
         for r in rows {
@@ -154,7 +163,7 @@ impl Store for SqliteStore {
         }
         let rows = sqlx::query(include_str!("sqlite/find_idempotency.sql"))
             .bind(json_list(keys))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.writer)
             .await?;
         let mut out = HashMap::with_capacity(rows.len());
         for r in rows {
@@ -179,7 +188,9 @@ impl Store for SqliteStore {
 
     async fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
         let first_seq = batch.entries.first().map_or(0, |e| e.seq);
-        let mut tx = self.pool.begin().await?;
+        let t0 = std::time::Instant::now();
+        let mut tx = self.writer.begin().await?;
+        let tb = t0.elapsed();
         for chunk in batch.entries.chunks(ROWS_PER_STATEMENT) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO entries (seq, recorded_at, hash, subject, kind, line) ",
@@ -197,6 +208,7 @@ impl Store for SqliteStore {
                 .await
                 .map_err(|e| conflict_or(e, first_seq))?;
         }
+        let te = t0.elapsed();
         for chunk in batch.subjects.chunks(ROWS_PER_STATEMENT) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO subjects (subject_id, secret, pseudonym) ",
@@ -211,6 +223,7 @@ impl Store for SqliteStore {
                 .await
                 .map_err(|e| conflict_or(e, first_seq))?;
         }
+        let ts = t0.elapsed();
         for chunk in batch.evidence.chunks(ROWS_PER_STATEMENT) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO evidence (seq, reference, pseudonym, salt, content) ",
@@ -247,7 +260,15 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        let tv = t0.elapsed();
         tx.commit().await?;
+        eprintln!(
+            "SQL begin={tb:?} entries={:?} subjects={:?} evidence+={:?} commit={:?}",
+            te - tb,
+            ts - te,
+            tv - ts,
+            t0.elapsed() - tv
+        );
         Ok(())
     }
 }

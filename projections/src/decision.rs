@@ -13,10 +13,13 @@
 //! unsubscribed since, and, if a later version changed P materially, an
 //! explicit acceptance of that version (or a later one) or a new grant.
 
+use std::sync::Arc;
+
 use consent_domain::{
-    DataCategoryId, LegalBasis, PolicyVersionId, Pseudonym, PurposeId, Timestamp,
+    DataCategoryId, LegalBasis, PolicyVersion, PolicyVersionId, Pseudonym, PurposeId, Timestamp,
 };
 use serde::Serialize;
+use smallvec::SmallVec;
 
 use crate::projection::{subject_key, ConsentProjection, PolicyRecord};
 use crate::timeline::{CategoryIx, Fact, Position, PurposeIx, Record, VersionIx};
@@ -121,11 +124,20 @@ pub struct Decision {
     /// The purpose's legal basis under the version in force.
     pub legal_basis: Option<LegalBasis>,
     /// The version in force at the instant asked about.
-    pub policy_version: Option<PolicyVersionId>,
-    pub evidence: Vec<Evidence>,
+    pub policy: Option<Arc<PolicyVersion>>,
+    /// At most three entries: the policy version, and the grant, withdrawal,
+    /// acceptance or objection that decided.
+    pub evidence: SmallVec<[Evidence; 3]>,
     pub at: Timestamp,
     /// The projection's checkpoint when it answered.
     pub checkpoint: Option<u64>,
+}
+
+impl Decision {
+    /// The version in force at the instant asked about.
+    pub fn policy_version(&self) -> Option<&PolicyVersionId> {
+        self.policy.as_ref().map(|p| &p.version)
+    }
 }
 
 fn evidence(at: &Position, kind: &'static str) -> Evidence {
@@ -227,15 +239,15 @@ impl ConsentProjection {
             allowed: false,
             reason: Reason::NoPolicyInForce,
             legal_basis: None,
-            policy_version: None,
-            evidence: Vec::new(),
+            policy: None,
+            evidence: SmallVec::new(),
             at: q.at,
             checkpoint: self.checkpoint(),
         };
         let Some((policy_ix, policy)) = self.policy_at(q.at) else {
             return d;
         };
-        d.policy_version = Some(policy.policy.version.clone());
+        d.policy = Some(policy.policy.clone());
         d.evidence.push(evidence(&policy.at, "policy_published"));
         let deny = |mut d: Decision, reason: Reason, extra: Option<Evidence>| {
             d.reason = reason;
@@ -255,8 +267,17 @@ impl ConsentProjection {
         let records = subject_key(&q.subject)
             .and_then(|k| self.subjects.get(&k))
             .map_or(&[][..], |t| t.until(q.at));
-        let find = |f: &dyn Fn(&Fact) -> bool| records.iter().rev().find(|r| f(&r.fact));
-        if let Some(r) = find(&|f| matches!(f, Fact::Erased)) {
+        // One pass for the facts that end processing.
+        let (mut erased, mut closed, mut objected) = (None, None, None);
+        for r in records {
+            match &r.fact {
+                Fact::Erased => erased = Some(r),
+                Fact::AccountClosed => closed = closed.or(Some(r)),
+                Fact::Objected { purpose: p } if *p == purpose => objected = objected.or(Some(r)),
+                _ => {}
+            }
+        }
+        if let Some(r) = erased {
             return deny(
                 d,
                 Reason::SubjectErased,
@@ -268,7 +289,7 @@ impl ConsentProjection {
             d.reason = Reason::LegalObligation;
             return d;
         }
-        if let Some(r) = find(&|f| matches!(f, Fact::AccountClosed)) {
+        if let Some(r) = closed {
             return deny(
                 d,
                 Reason::AccountClosed,
@@ -286,20 +307,18 @@ impl ConsentProjection {
                     d
                 }
             },
-            LegalBasis::LegitimateInterest => {
-                match find(&|f| matches!(f, Fact::Objected { purpose: p } if *p == purpose)) {
-                    Some(r) => deny(
-                        d,
-                        Reason::Objected,
-                        Some(evidence(&r.at, "objection_recorded")),
-                    ),
-                    None => {
-                        d.allowed = true;
-                        d.reason = Reason::LegitimateInterest;
-                        d
-                    }
+            LegalBasis::LegitimateInterest => match objected {
+                Some(r) => deny(
+                    d,
+                    Reason::Objected,
+                    Some(evidence(&r.at, "objection_recorded")),
+                ),
+                None => {
+                    d.allowed = true;
+                    d.reason = Reason::LegitimateInterest;
+                    d
                 }
-            }
+            },
             LegalBasis::Consent => self.consent(d, records, purpose, category, policy_ix),
         }
     }

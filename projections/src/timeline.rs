@@ -3,6 +3,7 @@
 
 use consent_domain::event::AcceptanceMethod;
 use consent_domain::Timestamp;
+use smallvec::SmallVec;
 
 /// Interned purpose, data category and policy version ids.
 pub type PurposeIx = u32;
@@ -13,7 +14,8 @@ pub type VersionIx = u32;
 pub enum Fact {
     Granted {
         purpose: PurposeIx,
-        categories: Box<[CategoryIx]>,
+        /// Sorted; up to four inline (no separate allocation to chase).
+        categories: SmallVec<[CategoryIx; 4]>,
         version: VersionIx,
     },
     /// `None`: every purpose.

@@ -1,6 +1,7 @@
 //! The argument grammar and dispatch; one file per command beside this one.
 
 mod append;
+mod decide;
 mod demo;
 mod export;
 mod key;
@@ -47,6 +48,9 @@ enum Command {
     Policy(policy::PolicyCommand),
     /// Append submissions read from stdin, one JSON object per line.
     Append(append::AppendArgs),
+    /// Decide whether a data category of a subject may be processed for a
+    /// purpose, now or as of --at; exit 0 if allowed, 3 if not.
+    Decide(decide::DecideArgs),
     /// Verify the stored chain, or an export with --file (no database needed).
     Verify(verify::VerifyArgs),
     /// Write the log as JSON Lines for offline verification.
@@ -69,6 +73,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Policy(c) => policy::run(&at, c).await,
         Command::Append(a) => append::run(&at, a).await,
+        Command::Decide(a) => decide::run(&at, a).await,
         Command::Verify(a) => verify::run(&at, a).await,
         Command::Export(a) => export::run(&at, a).await,
         Command::Key(c) => key::run(&at, c).await,

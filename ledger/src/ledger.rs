@@ -5,14 +5,14 @@
 use std::sync::Arc;
 
 use consent_domain::Submission;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::{info, instrument};
 
 use crate::error::LedgerError;
 use crate::keys::KeyStore;
 use crate::replay::replay;
 use crate::store::Store;
-use crate::writer::{AppendResult, Core, Request, Writer};
+use crate::writer::{AppendResult, Committed, Core, Request, Writer};
 
 #[derive(Debug, Clone)]
 pub struct LedgerConfig {
@@ -37,6 +37,7 @@ pub struct Ledger<S> {
     store: Arc<S>,
     tx: mpsc::Sender<Request>,
     committed: watch::Receiver<u64>,
+    feed: broadcast::Sender<Arc<[Committed]>>,
     name: String,
 }
 
@@ -46,6 +47,7 @@ impl<S> Clone for Ledger<S> {
             store: self.store.clone(),
             tx: self.tx.clone(),
             committed: self.committed.clone(),
+            feed: self.feed.clone(),
             name: self.name.clone(),
         }
     }
@@ -81,17 +83,20 @@ impl<S: Store> Ledger<S> {
         );
         let (committed_tx, committed) = watch::channel(next.saturating_sub(1));
         let (tx, rx) = mpsc::channel(65_536);
+        let (feed, _) = broadcast::channel(1024);
         let writer = Writer {
             store: store.clone(),
             core: Some(core),
             max_batch: config.max_batch.max(1),
             committed: committed_tx,
+            feed: feed.clone(),
         };
         tokio::spawn(writer.run(rx));
         Ok(Self {
             store,
             tx,
             committed,
+            feed,
             name,
         })
     }
@@ -152,6 +157,13 @@ impl<S: Store> Ledger<S> {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Committed entries, batch by batch, as they commit: in-process
+    /// delivery to projections. A subscriber that falls behind gets
+    /// `Lagged` and must catch up from the store.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<[Committed]>> {
+        self.feed.subscribe()
     }
 
     /// The sequence number of the last committed entry, as it changes.

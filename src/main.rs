@@ -5,12 +5,16 @@
 //! - `cli/<command>.rs`: one file per command (`policy`, `append`, `verify`,
 //!   `export`, `key`, `demo`, `schemas`).
 //! - `db.rs`: turns `--db` and `--keys` into a store and a key store.
+//! - `http/`: the HTTP API (`consent serve`), one file per resource.
+//! - `projector.rs`: keeps the consent projection current in process.
 //!
 //! The binary owns presentation (what is printed, exit codes) and wiring;
 //! rules live in `consent-domain`, the log in `consent-ledger`.
 
 mod cli;
 mod db;
+mod http;
+mod projector;
 
 use std::process::ExitCode;
 

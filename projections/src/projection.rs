@@ -208,6 +208,14 @@ impl ConsentProjection {
         });
     }
 
+    /// The sequence numbers of every entry about a subject, in order.
+    pub fn subject_entries(&self, subject: &Pseudonym) -> Vec<u64> {
+        subject_key(subject)
+            .and_then(|k| self.subjects.get(&k))
+            .map(|t| t.records.iter().map(|r| r.at.seq).collect())
+            .unwrap_or_default()
+    }
+
     /// The published versions, in publication order.
     pub fn policies(&self) -> &[PolicyRecord] {
         &self.policies

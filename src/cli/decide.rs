@@ -4,9 +4,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use consent_domain::{DataCategoryId, Pseudonym, PurposeId, Timestamp};
-use consent_ledger::format::EntryLine;
 use consent_ledger::Store;
 use consent_projections::{ConsentProjection, Query};
 use serde_json::json;
@@ -29,27 +27,6 @@ pub struct DecideArgs {
     at: Option<String>,
 }
 
-/// Folds the whole stored log into a fresh projection.
-pub(crate) async fn project<S: Store>(store: &S) -> anyhow::Result<ConsentProjection> {
-    let mut projection = ConsentProjection::new();
-    let mut next = 0;
-    loop {
-        let page = store.read_lines(next, 8192).await?;
-        if page.is_empty() {
-            return Ok(projection);
-        }
-        for row in page {
-            let entry =
-                EntryLine::parse(&row.line).with_context(|| format!("entry {}", row.seq))?;
-            let mut hash = [0u8; 32];
-            hex::decode_to_slice(&entry.hash, &mut hash)
-                .with_context(|| format!("entry {}", row.seq))?;
-            projection.apply(entry.seq, entry.recorded_at, hash, &entry.event)?;
-            next = row.seq + 1;
-        }
-    }
-}
-
 pub async fn run(at: &Location, args: DecideArgs) -> anyhow::Result<ExitCode> {
     let when = match &args.at {
         Some(t) => Timestamp::parse(t)?,
@@ -66,7 +43,9 @@ pub async fn run(at: &Location, args: DecideArgs) -> anyhow::Result<ExitCode> {
         .map(|(_, p)| Pseudonym::try_from(p))
         .transpose()?
         .unwrap_or_else(|| Pseudonym::from_bytes([0; 32]));
-    let projection = project(&store).await?;
+    let projection = std::sync::RwLock::new(ConsentProjection::new());
+    while crate::projector::apply_next_page(&store, &projection).await? > 0 {}
+    let projection = projection.into_inner().expect("projection lock");
     let d = projection.decide(&Query {
         subject,
         purpose,

@@ -1,5 +1,6 @@
 //! The argument grammar and dispatch; one file per command beside this one.
 
+mod api_key;
 mod append;
 mod decide;
 mod demo;
@@ -7,6 +8,7 @@ mod export;
 mod key;
 mod policy;
 mod schemas;
+mod serve;
 mod verify;
 
 use std::path::PathBuf;
@@ -60,6 +62,11 @@ enum Command {
     Key(key::KeyCommand),
     /// Publish the reference policy, record a realistic mix of events, verify.
     Demo(demo::DemoArgs),
+    /// Serve the HTTP API (decisions, recording, policies, watch stream).
+    Serve(serve::ServeArgs),
+    /// API keys for the HTTP API.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(api_key::ApiKeyCommand),
     /// Write the JSON Schemas of the wire and log formats.
     Schemas(schemas::SchemasArgs),
 }
@@ -79,6 +86,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Key(c) => key::run(&at, c).await,
         Command::Demo(a) => demo::run(&at, a).await,
         Command::Schemas(a) => schemas::run(a),
+        Command::Serve(a) => serve::run(&at, a).await,
+        Command::ApiKey(c) => api_key::run(&at, c).await,
     }
 }
 

@@ -162,6 +162,21 @@ pub trait Store: Send + Sync + 'static {
         seq: u64,
     ) -> impl Future<Output = Result<Option<(String, Vec<u8>)>, StoreError>> + Send;
 
+    /// Stores an API key: its id, the SHA-256 of its secret, its scopes
+    /// (space-separated).
+    fn create_api_key(
+        &self,
+        id: &str,
+        secret_hash: &[u8; 32],
+        scopes: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The secret hash and scopes of an API key.
+    fn find_api_key(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<(Vec<u8>, String)>, StoreError>> + Send;
+
     /// Writes the batch atomically and durably. Fails with
     /// [`StoreError::Conflict`] if any of its sequence numbers is taken.
     fn commit(&self, batch: &CommitBatch) -> impl Future<Output = Result<(), StoreError>> + Send;

@@ -218,6 +218,29 @@ impl Store for SqliteStore {
             .await?)
     }
 
+    async fn create_api_key(
+        &self,
+        id: &str,
+        secret_hash: &[u8; 32],
+        scopes: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(include_str!("sqlite/create_api_key.sql"))
+            .bind(id)
+            .bind(&secret_hash[..])
+            .bind(scopes)
+            .bind(consent_domain::Timestamp::now().to_string())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn find_api_key(&self, id: &str) -> Result<Option<(Vec<u8>, String)>, StoreError> {
+        Ok(sqlx::query_as(include_str!("sqlite/find_api_key.sql"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
     async fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
         let first_seq = batch.entries.first().map_or(0, |e| e.seq);
         let mut tx = self.writer.begin().await?;

@@ -1,0 +1,126 @@
+//! API keys with scopes. A key is `ck_<id>_<secret>`; the store keeps the id,
+//! the SHA-256 of the secret and the scopes. The secret is shown once, at
+//! creation, and never logged.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use consent_ledger::Store;
+use rand_core::{OsRng, RngCore};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::problem::Problem;
+use super::AppState;
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Ask for decisions and watch consent changes.
+    Decide,
+    /// Record subject events.
+    Record,
+    /// Publish and read policy versions, re-acceptance lists.
+    Policy,
+    /// Read subject histories and the log.
+    Audit,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 4] = [Scope::Decide, Scope::Record, Scope::Policy, Scope::Audit];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Decide => "decide",
+            Scope::Record => "record",
+            Scope::Policy => "policy",
+            Scope::Audit => "audit",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Scope> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// Creates and stores a key; returns the full key, to be shown once.
+pub async fn create_key<S: Store>(store: &S, scopes: &[Scope]) -> anyhow::Result<String> {
+    let mut id = [0u8; 8];
+    let mut secret = [0u8; 32];
+    OsRng.fill_bytes(&mut id);
+    OsRng.fill_bytes(&mut secret);
+    let (id, secret) = (hex::encode(id), hex::encode(secret));
+    let hash: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+    let names: Vec<&str> = scopes.iter().map(|s| s.name()).collect();
+    store.create_api_key(&id, &hash, &names.join(" ")).await?;
+    Ok(format!("ck_{id}_{secret}"))
+}
+
+/// A scope a handler requires, as a type: `Authorized<Record>`.
+pub trait RequiredScope {
+    const SCOPE: Scope;
+}
+
+macro_rules! scope_marker {
+    ($name:ident, $scope:expr) => {
+        /// Requires the scope of the same name.
+        pub struct $name;
+        impl RequiredScope for $name {
+            const SCOPE: Scope = $scope;
+        }
+    };
+}
+scope_marker!(Decide, Scope::Decide);
+scope_marker!(Record, Scope::Record);
+scope_marker!(Policy, Scope::Policy);
+scope_marker!(Audit, Scope::Audit);
+
+/// Extractor: the request carries a valid API key with scope `R`. Listed
+/// before the body, so an unauthenticated request is refused (401/403)
+/// before its body is even read.
+pub struct Authorized<R>(std::marker::PhantomData<R>);
+
+impl<R: RequiredScope> FromRequestParts<Arc<AppState>> for Authorized<R> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Problem> {
+        require(&**state.ledger.store(), &parts.headers, R::SCOPE).await?;
+        Ok(Self(std::marker::PhantomData))
+    }
+}
+
+/// Checks the request's bearer key and that it carries `scope`.
+pub async fn require<S: Store>(
+    store: &S,
+    headers: &HeaderMap,
+    scope: Scope,
+) -> Result<(), Problem> {
+    let unauthorized =
+        |detail: &str| Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", detail);
+    let key = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| unauthorized("send Authorization: Bearer <API key>"))?;
+    let (id, secret) = key
+        .strip_prefix("ck_")
+        .and_then(|k| k.split_once('_'))
+        .ok_or_else(|| unauthorized("malformed API key"))?;
+    let Some((hash, scopes)) = store.find_api_key(id).await.map_err(Problem::internal)? else {
+        return Err(unauthorized("unknown API key"));
+    };
+    let given: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+    if !bool::from(given[..].ct_eq(hash.as_slice())) {
+        return Err(unauthorized("unknown API key"));
+    }
+    if !scopes.split(' ').any(|s| s == scope.name()) {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            format!("this API key lacks the `{}` scope", scope.name()),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! `POST /v1/decisions` and `POST /v1/decisions/batch`: may we process data
+//! category C of subject S for purpose P, now or as of `at`?
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use consent_domain::{DataCategoryId, Pseudonym, PurposeId, Timestamp};
+use consent_ledger::Store;
+use consent_projections::{Decision, Query};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::{Authorized, Decide};
+use super::problem::{Body, Problem};
+use super::{AppState, Backend};
+
+/// How long a decision waits for the projection to reach a token.
+pub const TOKEN_WAIT: Duration = Duration::from_secs(2);
+/// Most checks in one batch request.
+pub const MAX_BATCH: usize = 1000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    /// The controller's subject identifier…
+    #[serde(default)]
+    subject: Option<String>,
+    /// …or the subject's pseudonym (from an append response).
+    #[serde(default)]
+    pseudonym: Option<Pseudonym>,
+    purpose: PurposeId,
+    data_category: DataCategoryId,
+    /// The instant to answer for; default now.
+    #[serde(default)]
+    at: Option<Timestamp>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SingleRequest {
+    #[serde(default)]
+    subject: Option<String>,
+    #[serde(default)]
+    pseudonym: Option<Pseudonym>,
+    purpose: PurposeId,
+    data_category: DataCategoryId,
+    #[serde(default)]
+    at: Option<Timestamp>,
+    /// Consistency token from an append: answer only once it is applied.
+    #[serde(default)]
+    token: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    checks: Vec<Check>,
+    #[serde(default)]
+    token: Option<String>,
+}
+
+pub async fn pseudonym_of(store: &Backend, subject: &str) -> Result<Option<Pseudonym>, Problem> {
+    let found = store
+        .find_subjects(&[subject])
+        .await
+        .map_err(Problem::internal)?;
+    Ok(found
+        .get(subject)
+        .and_then(|(_, p)| Pseudonym::try_from(p.clone()).ok()))
+}
+
+async fn wait_for_token(state: &AppState, token: Option<&str>) -> Result<(), Problem> {
+    let Some(token) = token else { return Ok(()) };
+    let seq: u64 = token.parse().map_err(|_| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_token",
+            "token is not one this ledger issued",
+        )
+    })?;
+    if !state.projection.wait_for(seq, TOKEN_WAIT).await {
+        return Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "consistency_timeout",
+            format!("the projection did not reach entry {seq} within {TOKEN_WAIT:?}; retry"),
+        ));
+    }
+    Ok(())
+}
+
+async fn query(state: &AppState, check: Check) -> Result<Query, Problem> {
+    let subject = match (check.subject, check.pseudonym) {
+        (Some(id), None) => pseudonym_of(&**state.ledger.store(), &id)
+            .await?
+            // Unknown: no history, so no consent (legal obligations still hold).
+            .unwrap_or_else(|| Pseudonym::from_bytes([0; 32])),
+        (None, Some(p)) => p,
+        _ => {
+            return Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                "give exactly one of `subject` and `pseudonym`",
+            ))
+        }
+    };
+    Ok(Query {
+        subject,
+        purpose: check.purpose,
+        data_category: check.data_category,
+        at: check.at.unwrap_or_else(Timestamp::now),
+    })
+}
+
+pub fn decision_json(q: &Query, d: &Decision) -> Value {
+    json!({
+        "allowed": d.allowed,
+        "reason": d.reason.code(),
+        "dpv_consent_state": d.reason.dpv_consent_state(),
+        "legal_basis": d.legal_basis,
+        "policy_version": d.policy_version(),
+        "subject": q.subject,
+        "purpose": q.purpose,
+        "data_category": q.data_category,
+        "at": d.at,
+        "evidence": d.evidence.to_vec(),
+        "checkpoint": d.checkpoint,
+    })
+}
+
+pub async fn decide(
+    State(state): State<Arc<AppState>>,
+    _: Authorized<Decide>,
+    Body(request): Body<SingleRequest>,
+) -> Result<Json<Value>, Problem> {
+    wait_for_token(&state, request.token.as_deref()).await?;
+    let check = Check {
+        subject: request.subject,
+        pseudonym: request.pseudonym,
+        purpose: request.purpose,
+        data_category: request.data_category,
+        at: request.at,
+    };
+    let q = query(&state, check).await?;
+    let d = state
+        .projection
+        .model
+        .read()
+        .expect("projection lock")
+        .decide(&q);
+    Ok(Json(decision_json(&q, &d)))
+}
+
+pub async fn batch(
+    State(state): State<Arc<AppState>>,
+    _: Authorized<Decide>,
+    Body(request): Body<BatchRequest>,
+) -> Result<Json<Value>, Problem> {
+    if request.checks.len() > MAX_BATCH {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "batch_too_large",
+            format!("at most {MAX_BATCH} checks per request"),
+        ));
+    }
+    wait_for_token(&state, request.token.as_deref()).await?;
+    let mut queries = Vec::with_capacity(request.checks.len());
+    for check in request.checks {
+        queries.push(query(&state, check).await?);
+    }
+    let model = state.projection.model.read().expect("projection lock");
+    let decisions: Vec<Value> = queries
+        .iter()
+        .map(|q| decision_json(q, &model.decide(q)))
+        .collect();
+    Ok(Json(json!({ "decisions": decisions })))
+}

@@ -1,0 +1,113 @@
+//! Recording subject events (`POST /v1/events`) and reading a subject's
+//! history (`GET /v1/subjects/{subject}/history`).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use consent_domain::Submission;
+use consent_ledger::format::EntryLine;
+use consent_ledger::{AppendResult, Rejection, Store};
+use serde_json::{json, Value};
+
+use super::auth::{Audit, Authorized, Record};
+use super::problem::{Body, Problem};
+use super::AppState;
+
+/// Maps an append's outcome to a response: 201 for a new entry, 200 for an
+/// idempotent replay, a problem for a rejection or failure.
+pub fn appended(result: AppendResult) -> Result<Response, Problem> {
+    match result.map_err(Problem::internal)? {
+        Ok(a) => {
+            let status = if a.replayed {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
+            let body = json!({
+                "seq": a.seq,
+                "hash": a.hash,
+                "recorded_at": a.recorded_at,
+                "subject": a.subject,
+                "replayed": a.replayed,
+                // Pass it to a decision request to read this write.
+                "token": a.seq.to_string(),
+            });
+            Ok((status, Json(body)).into_response())
+        }
+        Err(r) => {
+            let status = match r {
+                Rejection::IdempotencyConflict { .. } => StatusCode::CONFLICT,
+                Rejection::Domain(_) | Rejection::InvalidIdempotencyKey(_) => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
+            };
+            Err(Problem::new(status, r.code(), r.to_string()))
+        }
+    }
+}
+
+pub async fn record(
+    State(state): State<Arc<AppState>>,
+    _: Authorized<Record>,
+    headers: HeaderMap,
+    Body(submission): Body<Submission>,
+) -> Result<Response, Problem> {
+    if matches!(submission, Submission::PolicyPublished(_)) {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "use_policies_endpoint",
+            "publish policy versions with POST /v1/policies (scope `policy`)",
+        ));
+    }
+    let key = headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(str::to_owned))
+        .transpose()
+        .map_err(|_| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_idempotency_key",
+                "Idempotency-Key must be visible ASCII",
+            )
+        })?;
+    appended(state.ledger.append(submission, key).await)
+}
+
+pub async fn history(
+    State(state): State<Arc<AppState>>,
+    _: Authorized<Audit>,
+    Path(subject): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    let store = &**state.ledger.store();
+    let pseudonym = super::decisions::pseudonym_of(store, &subject)
+        .await?
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::NOT_FOUND,
+                "unknown_subject",
+                "no such subject (or erased)",
+            )
+        })?;
+    let seqs = state
+        .projection
+        .model
+        .read()
+        .expect("projection lock")
+        .subject_entries(&pseudonym);
+    let lines = store.lines_at(&seqs).await.map_err(Problem::internal)?;
+    let mut entries = Vec::with_capacity(lines.len());
+    for row in lines {
+        let e = EntryLine::parse(&row.line).map_err(Problem::internal)?;
+        entries.push(json!({
+            "seq": e.seq,
+            "recorded_at": e.recorded_at,
+            "hash": e.hash,
+            "type": e.event.kind(),
+            "event": serde_json::from_str::<Value>(&e.event.payload_json()).map_err(Problem::internal)?,
+        }));
+    }
+    Ok(Json(json!({"subject": pseudonym, "entries": entries})))
+}

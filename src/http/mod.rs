@@ -1,0 +1,111 @@
+//! The HTTP API (`consent serve`): axum on the embedded SQLite default.
+//!
+//! One file per resource: `events.rs` (recording), `policies.rs`,
+//! `decisions.rs`, `watch.rs` (Server-Sent Events), `health.rs`; `auth.rs`
+//! checks scoped API keys, `problem.rs` turns every error into RFC 9457
+//! problem+json. Handlers hold no rules: they translate HTTP to the ledger
+//! and the projection and back.
+
+mod auth;
+mod decisions;
+mod events;
+mod health;
+mod policies;
+mod problem;
+mod watch;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use consent_ledger::{Ledger, SqliteStore};
+use request_span::RequestSpan;
+
+pub use auth::{create_key, Scope};
+
+use crate::projector::Projection;
+
+/// The storage engine the server runs on.
+pub type Backend = SqliteStore;
+
+pub struct AppState {
+    pub ledger: Ledger<Backend>,
+    pub projection: Arc<Projection>,
+}
+
+/// Request bodies above this are refused with `body_too_large`.
+pub const BODY_LIMIT: usize = 1 << 20;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/v1/events", post(events::record))
+        .route("/v1/policies", post(policies::publish).get(policies::list))
+        .route("/v1/policies/{version}", get(policies::get))
+        .route(
+            "/v1/policies/{version}/reacceptance",
+            get(policies::reacceptance),
+        )
+        .route("/v1/decisions", post(decisions::decide))
+        .route("/v1/decisions/batch", post(decisions::batch))
+        .route("/v1/subjects/{subject}/history", get(events::history))
+        .route("/v1/watch", get(watch::watch))
+        .fallback(|| async {
+            problem::Problem::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "not_found",
+                "no such resource",
+            )
+        })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(RequestSpan::layer))
+        .with_state(state)
+}
+
+/// Serves until ctrl-c.
+pub async fn serve(state: Arc<AppState>, listen: SocketAddr) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    tracing::info!(address = %listener.local_addr()?, "serving the consent API");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+/// A tracing span around every request (method, route, status, latency),
+/// without headers: API keys never reach a log line.
+mod request_span {
+    use axum::extract::{MatchedPath, Request};
+    use axum::middleware::Next;
+    use axum::response::Response;
+    use tracing::Instrument;
+
+    pub struct RequestSpan;
+
+    impl RequestSpan {
+        pub async fn layer(request: Request, next: Next) -> Response {
+            let route = request
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or("unmatched", |p| p.as_str())
+                .to_owned();
+            let span = tracing::info_span!("request", method = %request.method(), route);
+            let started = std::time::Instant::now();
+            async move {
+                let response = next.run(request).await;
+                tracing::info!(
+                    status = response.status().as_u16(),
+                    micros = started.elapsed().as_micros() as u64,
+                    "answered"
+                );
+                response
+            }
+            .instrument(span)
+            .await
+        }
+    }
+}

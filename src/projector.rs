@@ -1,0 +1,117 @@
+//! Keeps the consent projection current in process: folds the stored log
+//! at start, then every committed batch from the ledger's feed; catches up
+//! from the store when it falls behind (a lagged feed or a gap).
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use consent_ledger::format::EntryLine;
+use consent_ledger::{Ledger, Store};
+use consent_projections::ConsentProjection;
+use tokio::sync::{broadcast, watch};
+use tracing::{info, warn};
+
+/// The live read model and its checkpoint, shared by request handlers.
+pub struct Projection {
+    pub model: RwLock<ConsentProjection>,
+    checkpoint: watch::Sender<Option<u64>>,
+}
+
+impl Projection {
+    pub fn checkpoint(&self) -> Option<u64> {
+        *self.checkpoint.borrow()
+    }
+
+    /// Waits until the projection has applied entry `seq`, at most `limit`.
+    /// Returns whether it has.
+    pub async fn wait_for(&self, seq: u64, limit: Duration) -> bool {
+        let mut rx = self.checkpoint.subscribe();
+        tokio::time::timeout(limit, rx.wait_for(|c| c.is_some_and(|c| c >= seq)))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+}
+
+/// Applies one page of stored entries after the model's checkpoint;
+/// returns how many there were (0: caught up).
+pub async fn apply_next_page<S: Store>(
+    store: &S,
+    model: &RwLock<ConsentProjection>,
+) -> anyhow::Result<usize> {
+    let from = model
+        .read()
+        .expect("projection lock")
+        .checkpoint()
+        .map_or(0, |c| c + 1);
+    let page = store.read_lines(from, 8192).await?;
+    let mut model = model.write().expect("projection lock");
+    for row in &page {
+        let entry = EntryLine::parse(&row.line).with_context(|| format!("entry {}", row.seq))?;
+        let hash: [u8; 32] = row.hash.as_slice().try_into().context("hash column")?;
+        model.apply(entry.seq, entry.recorded_at, hash, &entry.event)?;
+    }
+    Ok(page.len())
+}
+
+/// Applies stored entries after the projection's checkpoint.
+async fn catch_up<S: Store>(store: &S, projection: &Projection) -> anyhow::Result<()> {
+    while apply_next_page(store, &projection.model).await? > 0 {
+        let checkpoint = projection
+            .model
+            .read()
+            .expect("projection lock")
+            .checkpoint();
+        projection.checkpoint.send_replace(checkpoint);
+    }
+    Ok(())
+}
+
+/// Builds the projection from the store and keeps it current.
+pub async fn start<S: Store>(ledger: &Ledger<S>) -> anyhow::Result<Arc<Projection>> {
+    // Subscribe before reading the store so nothing committed in between is missed.
+    let mut feed = ledger.subscribe();
+    let projection = Arc::new(Projection {
+        model: RwLock::new(ConsentProjection::new()),
+        checkpoint: watch::channel(None).0,
+    });
+    catch_up(&**ledger.store(), &projection).await?;
+    info!(checkpoint = ?projection.checkpoint(), "projection built");
+    let store = ledger.store().clone();
+    let live = projection.clone();
+    tokio::spawn(async move {
+        loop {
+            match feed.recv().await {
+                Ok(batch) => {
+                    let mut behind = false;
+                    {
+                        let mut model = live.model.write().expect("projection lock");
+                        for c in batch.iter() {
+                            if model.apply(c.seq, c.recorded_at, c.hash, &c.event).is_err() {
+                                behind = true;
+                                break;
+                            }
+                        }
+                        live.checkpoint.send_replace(model.checkpoint());
+                    }
+                    if behind {
+                        if let Err(e) = catch_up(&*store, &live).await {
+                            warn!(error = %e, "projection catch-up failed");
+                        }
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    warn!(
+                        missed_batches = n,
+                        "projection fell behind the feed; catching up from the store"
+                    );
+                    if let Err(e) = catch_up(&*store, &live).await {
+                        warn!(error = %e, "projection catch-up failed");
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
+    Ok(projection)
+}

@@ -1,0 +1,384 @@
+//! The HTTP API over real loopback HTTP: `consent serve` as a child
+//! process, API keys made with `consent api-key create`, requests by reqwest.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{json_lines, TempLedger};
+use serde_json::{json, Value};
+
+struct Server {
+    child: Child,
+    base: String,
+    _t: TempLedger,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start() -> Server {
+    let t = TempLedger::new();
+    let policy = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/reference-policy.json"
+    );
+    assert!(t
+        .consent(&["policy", "publish", policy], None)
+        .status
+        .success());
+    let port = free_port();
+    let log = std::fs::File::create(t.dir.path().join("serve.log")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_consent"))
+        .current_dir(t.dir.path())
+        .args([
+            "--db",
+            &t.url(),
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("CONSENT_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(r) = reqwest::get(format!("{base}/healthz")).await {
+            if r.status().is_success() {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "the server did not come up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let url = t.url();
+    Server {
+        child,
+        base,
+        _t: t,
+        url,
+    }
+}
+
+impl Server {
+    fn key(&self, scopes: &str) -> String {
+        let out = self
+            ._t
+            .consent(&["api-key", "create", "--scopes", scopes], None);
+        json_lines(&out)[0]["api_key"].as_str().unwrap().to_owned()
+    }
+    async fn post(&self, key: Option<&str>, path: &str, body: &Value) -> (u16, Value, String) {
+        let mut r = reqwest::Client::new()
+            .post(format!("{}{path}", self.base))
+            .json(body);
+        if let Some(k) = key {
+            r = r.bearer_auth(k);
+        }
+        let resp = r.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let ctype = resp
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, resp.json().await.unwrap_or(Value::Null), ctype)
+    }
+    async fn get(&self, key: &str, path: &str) -> (u16, Value) {
+        let resp = reqwest::Client::new()
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        (
+            resp.status().as_u16(),
+            resp.json().await.unwrap_or(Value::Null),
+        )
+    }
+    async fn head(&self) -> u64 {
+        let v: Value = reqwest::get(format!("{}/healthz", self.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["head"].as_u64().unwrap()
+    }
+}
+
+fn grant(subject: &str, purpose: &str, cats: &[&str]) -> Value {
+    json!({"type": "consent_granted", "subject": subject, "purpose": purpose, "data_categories": cats,
+           "policy_version": "2023-11-29", "channel": "web-signup-form", "evidence": {"ip": "192.0.2.7"}})
+}
+
+fn check(subject: &str, purpose: &str, category: &str) -> Value {
+    json!({"subject": subject, "purpose": purpose, "data_category": category})
+}
+
+#[tokio::test]
+async fn keys_and_scopes_are_enforced_and_bad_bodies_append_nothing() {
+    let s = start().await;
+    let decide = s.key("decide");
+    let record = s.key("record");
+    let head = s.head().await;
+    let (status, body, ctype) = s
+        .post(None, "/v1/events", &grant("a", "marketing", &["name"]))
+        .await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")));
+    assert_eq!(ctype, "application/problem+json");
+    let (status, body, _) = s
+        .post(
+            Some("ck_0000_1111"),
+            "/v1/events",
+            &grant("a", "marketing", &["name"]),
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")));
+    let (status, body, _) = s
+        .post(
+            Some(&decide),
+            "/v1/events",
+            &grant("a", "marketing", &["name"]),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
+    let (status, body, _) = s
+        .post(
+            Some(&record),
+            "/v1/decisions",
+            &check("a", "marketing", "name"),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
+    // Malformed bodies: problem+json with a stable code, nothing appended.
+    let mut bad = grant("a", "marketing", &["name"]);
+    bad["colour"] = json!("blue");
+    let (status, body, ctype) = s.post(Some(&record), "/v1/events", &bad).await;
+    assert_eq!(
+        (status, body["code"].as_str(), ctype.as_str()),
+        (400, Some("invalid_body"), "application/problem+json")
+    );
+    assert!(body["detail"].as_str().unwrap().contains("colour"));
+    assert_eq!(body["type"], "urn:consent-ledger:problem:invalid_body");
+    let (status, body, _) = s
+        .post(
+            Some(&record),
+            "/v1/events",
+            &grant("a", "astrology", &["name"]),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("unknown_purpose"))
+    );
+    let huge = json!({"type": "consent_granted", "subject": "x".repeat(2 << 20)});
+    let (status, body, _) = s.post(Some(&record), "/v1/events", &huge).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (413, Some("body_too_large"))
+    );
+    assert_eq!(s.head().await, head, "nothing was appended");
+    // No key secret in any log line.
+    let log = std::fs::read_to_string(s._t.dir.path().join("serve.log")).unwrap();
+    for key in [&decide, &record] {
+        let secret = key.rsplit('_').next().unwrap();
+        assert!(!log.contains(secret), "a key secret reached the log");
+    }
+    assert!(log.contains("request"), "requests are traced");
+    let _ = &s.url;
+}
+
+#[tokio::test]
+async fn record_decide_with_token_withdraw_and_as_of() {
+    let s = start().await;
+    let key = s.key("decide,record");
+    let (status, g, _) = s
+        .post(
+            Some(&key),
+            "/v1/events",
+            &grant("alice@example.com", "marketing", &["email-address"]),
+        )
+        .await;
+    assert_eq!(status, 201, "{g}");
+    let mut ask = check("alice@example.com", "marketing", "email-address");
+    ask["token"] = g["token"].clone();
+    let (status, d, _) = s.post(Some(&key), "/v1/decisions", &ask).await;
+    assert_eq!(status, 200, "{d}");
+    assert_eq!(
+        (d["allowed"].as_bool(), d["reason"].as_str()),
+        (Some(true), Some("consent_given"))
+    );
+    assert_eq!(d["evidence"][1]["seq"], g["seq"]);
+    assert_eq!(d["evidence"][1]["hash"], g["hash"]);
+    assert_eq!(d["legal_basis"], "consent");
+    assert_eq!(d["policy_version"], "2023-11-29");
+
+    let withdraw = json!({"type": "consent_withdrawn", "subject": "alice@example.com", "purpose": "marketing", "channel": "email-unsubscribe-link"});
+    let (status, w, _) = s.post(Some(&key), "/v1/events", &withdraw).await;
+    assert_eq!(status, 201);
+    ask["token"] = w["token"].clone();
+    let (_, d, _) = s.post(Some(&key), "/v1/decisions", &ask).await;
+    assert_eq!(
+        (d["allowed"].as_bool(), d["reason"].as_str()),
+        (Some(false), Some("consent_withdrawn"))
+    );
+    ask["at"] = g["recorded_at"].clone();
+    let (_, d, _) = s.post(Some(&key), "/v1/decisions", &ask).await;
+    assert_eq!(
+        d["reason"], "consent_given",
+        "processing before the withdrawal stays lawful"
+    );
+
+    // A legal obligation needs no consent; a batch answers hundreds at once.
+    let checks: Vec<Value> = (0..300)
+        .map(|i| {
+            if i % 2 == 0 {
+                check("alice@example.com", "legal-disclosure", "name")
+            } else {
+                check(&format!("u{i}"), "marketing", "name")
+            }
+        })
+        .collect();
+    let (status, b, _) = s
+        .post(
+            Some(&key),
+            "/v1/decisions/batch",
+            &json!({"checks": checks}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let decisions = b["decisions"].as_array().unwrap();
+    assert_eq!(decisions.len(), 300);
+    assert_eq!(decisions[0]["reason"], "legal_obligation");
+    assert_eq!(decisions[1]["reason"], "no_consent");
+
+    // Idempotency: a retry returns the original entry; another body conflicts.
+    let client = reqwest::Client::new();
+    let send = |body: Value| {
+        client
+            .post(format!("{}/v1/events", s.base))
+            .bearer_auth(&key)
+            .header("Idempotency-Key", "k-1")
+            .json(&body)
+            .send()
+    };
+    let first = send(grant("bob", "marketing", &["name"])).await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let again = send(grant("bob", "marketing", &["name"])).await.unwrap();
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.json::<Value>().await.unwrap()["seq"], first["seq"]);
+    let other = send(grant("bob", "marketing", &["email-address"]))
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 409);
+}
+
+#[tokio::test]
+async fn policy_update_reacceptance_and_watch_stream() {
+    let s = start().await;
+    let key = s.key("decide,record,policy,audit");
+    for subject in ["carol", "dave"] {
+        let (status, _, _) = s
+            .post(
+                Some(&key),
+                "/v1/events",
+                &grant(subject, "affiliate-sharing", &["name"]),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    // The watch stream, from the start: it must show dave's grant.
+    let watch = reqwest::Client::new()
+        .get(format!("{}/v1/watch?from=0", s.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(watch.status(), 200);
+    let mut stream = watch.bytes_stream();
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    use futures_util::StreamExt;
+    while !seen.contains("id: 3") {
+        let chunk = tokio::time::timeout_at(deadline.into(), stream.next())
+            .await
+            .expect("watch events in time");
+        seen.push_str(&String::from_utf8_lossy(&chunk.unwrap().unwrap()));
+    }
+    assert!(seen.contains("event: consent_granted"));
+    assert!(!seen.contains("carol"), "no subject ids in the stream");
+
+    let mut v2: Value = serde_json::from_str(common::REFERENCE_POLICY).unwrap();
+    v2["version"] = json!("2024-06-01");
+    v2["effective_at"] = json!(consent_domain::Timestamp::now().to_string());
+    v2["declared_material_changes"] = json!([{"purpose": "affiliate-sharing", "description": "affiliates use data for analytics"}]);
+    let (status, p, _) = s.post(Some(&key), "/v1/policies", &v2).await;
+    assert_eq!(status, 201, "{p}");
+    let mut ask = check("carol", "affiliate-sharing", "name");
+    ask["token"] = p["token"].clone();
+    let (_, d, _) = s.post(Some(&key), "/v1/decisions", &ask).await;
+    assert_eq!(d["reason"], "reconsent_required");
+    let (status, list) = s
+        .get(&key, "/v1/policies/2024-06-01/reacceptance?limit=1")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(list["count"], 2);
+    assert_eq!(list["subjects"].as_array().unwrap().len(), 1);
+    let next = list["next"].as_str().unwrap().to_owned();
+    let (_, page2) = s
+        .get(
+            &key,
+            &format!("/v1/policies/2024-06-01/reacceptance?limit=1&after={next}"),
+        )
+        .await;
+    assert_eq!(page2["subjects"].as_array().unwrap().len(), 1);
+    assert!(page2["next"].is_null());
+
+    let accept = json!({"type": "policy_accepted", "subject": "carol", "policy_version": "2024-06-01", "method": "explicit", "channel": "email-reconsent-campaign"});
+    let (status, a, _) = s.post(Some(&key), "/v1/events", &accept).await;
+    assert_eq!(status, 201);
+    ask["token"] = a["token"].clone();
+    let (_, d, _) = s.post(Some(&key), "/v1/decisions", &ask).await;
+    assert_eq!(d["reason"], "consent_renewed");
+    let (_, list) = s.get(&key, "/v1/policies/2024-06-01/reacceptance").await;
+    assert_eq!(list["count"], 1);
+
+    let (status, versions) = s.get(&key, "/v1/policies").await;
+    assert_eq!(status, 200);
+    assert_eq!(versions["versions"].as_array().unwrap().len(), 2);
+    let (_, history) = s.get(&key, "/v1/subjects/carol/history").await;
+    let kinds: Vec<&str> = history["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["consent_granted", "policy_accepted"]);
+    let out = s._t.consent(&["verify"], None);
+    assert!(out.status.success());
+    let _ = &s.url;
+}

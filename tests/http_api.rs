@@ -3,125 +3,10 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{json_lines, TempLedger};
+use common::server::start;
 use serde_json::{json, Value};
-
-struct Server {
-    child: Child,
-    base: String,
-    _t: TempLedger,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start() -> Server {
-    let t = TempLedger::new();
-    let policy = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/reference-policy.json"
-    );
-    assert!(t
-        .consent(&["policy", "publish", policy], None)
-        .status
-        .success());
-    let port = free_port();
-    let log = std::fs::File::create(t.dir.path().join("serve.log")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_consent"))
-        .current_dir(t.dir.path())
-        .args([
-            "--db",
-            &t.url(),
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("CONSENT_LOG", "debug")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(r) = reqwest::get(format!("{base}/healthz")).await {
-            if r.status().is_success() {
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "the server did not come up");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let url = t.url();
-    Server {
-        child,
-        base,
-        _t: t,
-        url,
-    }
-}
-
-impl Server {
-    fn key(&self, scopes: &str) -> String {
-        let out = self
-            ._t
-            .consent(&["api-key", "create", "--scopes", scopes], None);
-        json_lines(&out)[0]["api_key"].as_str().unwrap().to_owned()
-    }
-    async fn post(&self, key: Option<&str>, path: &str, body: &Value) -> (u16, Value, String) {
-        let mut r = reqwest::Client::new()
-            .post(format!("{}{path}", self.base))
-            .json(body);
-        if let Some(k) = key {
-            r = r.bearer_auth(k);
-        }
-        let resp = r.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let ctype = resp
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        (status, resp.json().await.unwrap_or(Value::Null), ctype)
-    }
-    async fn get(&self, key: &str, path: &str) -> (u16, Value) {
-        let resp = reqwest::Client::new()
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap();
-        (
-            resp.status().as_u16(),
-            resp.json().await.unwrap_or(Value::Null),
-        )
-    }
-    async fn head(&self) -> u64 {
-        let v: Value = reqwest::get(format!("{}/healthz", self.base))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v["head"].as_u64().unwrap()
-    }
-}
 
 fn grant(subject: &str, purpose: &str, cats: &[&str]) -> Value {
     json!({"type": "consent_granted", "subject": subject, "purpose": purpose, "data_categories": cats,
@@ -202,13 +87,12 @@ async fn keys_and_scopes_are_enforced_and_bad_bodies_append_nothing() {
     );
     assert_eq!(s.head().await, head, "nothing was appended");
     // No key secret in any log line.
-    let log = std::fs::read_to_string(s._t.dir.path().join("serve.log")).unwrap();
+    let log = std::fs::read_to_string(s.t.dir.path().join("serve.log")).unwrap();
     for key in [&decide, &record] {
         let secret = key.rsplit('_').next().unwrap();
         assert!(!log.contains(secret), "a key secret reached the log");
     }
     assert!(log.contains("request"), "requests are traced");
-    let _ = &s.url;
 }
 
 #[tokio::test]
@@ -378,7 +262,6 @@ async fn policy_update_reacceptance_and_watch_stream() {
         .map(|e| e["type"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["consent_granted", "policy_accepted"]);
-    let out = s._t.consent(&["verify"], None);
+    let out = s.t.consent(&["verify"], None);
     assert!(out.status.success());
-    let _ = &s.url;
 }

@@ -425,3 +425,44 @@ impl ConsentProjection {
         out
     }
 }
+
+impl ConsentProjection {
+    /// The recipients that must be told about a withdrawal or objection
+    /// (`purpose` given: that purpose's recipients) or an erasure or account
+    /// closure (`purpose` absent: the recipients of every purpose the
+    /// subject's data went to: every non-consent purpose, and every consent
+    /// purpose the subject ever granted), under the version in force at `at`.
+    pub fn recipients_to_notify(
+        &self,
+        subject: &Pseudonym,
+        purpose: Option<&PurposeId>,
+        at: Timestamp,
+    ) -> Vec<consent_domain::RecipientId> {
+        let Some((_, policy)) = self.policy_at(at) else {
+            return Vec::new();
+        };
+        let records = subject_key(subject)
+            .and_then(|k| self.subjects.get(&k))
+            .map_or(&[][..], |t| t.until(at));
+        let granted = |p: &PurposeId| {
+            self.purposes.get(p.as_str()).is_some_and(|ix| {
+                records
+                    .iter()
+                    .any(|r| matches!(r.fact, Fact::Granted { purpose, .. } if purpose == ix))
+            })
+        };
+        let mut out: Vec<consent_domain::RecipientId> = policy
+            .policy
+            .purposes
+            .iter()
+            .filter(|p| match purpose {
+                Some(only) => &p.id == only,
+                None => p.legal_basis != LegalBasis::Consent || granted(&p.id),
+            })
+            .flat_map(|p| p.recipients.iter().cloned())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}

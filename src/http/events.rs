@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use consent_domain::Submission;
+use consent_domain::{Pseudonym, Submission, Timestamp};
 use consent_ledger::format::EntryLine;
 use consent_ledger::{AppendResult, Rejection, Store};
 use serde_json::{json, Value};
@@ -19,6 +19,10 @@ use super::AppState;
 /// Maps an append's outcome to a response: 201 for a new entry, 200 for an
 /// idempotent replay, a problem for a rejection or failure.
 pub fn appended(result: AppendResult) -> Result<Response, Problem> {
+    appended_json(result).map(|(status, body)| (status, Json(body)).into_response())
+}
+
+fn appended_json(result: AppendResult) -> Result<(StatusCode, Value), Problem> {
     match result.map_err(Problem::internal)? {
         Ok(a) => {
             let status = if a.replayed {
@@ -35,7 +39,7 @@ pub fn appended(result: AppendResult) -> Result<Response, Problem> {
                 // Pass it to a decision request to read this write.
                 "token": a.seq.to_string(),
             });
-            Ok((status, Json(body)).into_response())
+            Ok((status, body))
         }
         Err(r) => {
             let status = match r {
@@ -73,7 +77,32 @@ pub async fn record(
                 "Idempotency-Key must be visible ASCII",
             )
         })?;
-    appended(state.ledger.append(submission, key).await)
+    // Which recipients must be told, decided before the append moves the
+    // projection on (an erasure deletes nothing the projection needs).
+    let notify_purpose = match &submission {
+        Submission::ConsentWithdrawn(e) => Some(e.purpose.clone()),
+        Submission::ObjectionRecorded(e) => Some(Some(e.purpose.clone())),
+        Submission::Unsubscribed(e) => Some(Some(e.purpose.clone())),
+        Submission::AccountClosed(_) | Submission::ErasureRequested(_) => Some(None),
+        _ => None,
+    };
+    let (status, mut body) = appended_json(state.ledger.append(submission, key).await)?;
+    if let (Some(purpose), Some(subject)) = (notify_purpose, body["subject"].as_str()) {
+        let subject = Pseudonym::try_from(subject.to_owned()).map_err(Problem::internal)?;
+        let at = body["recorded_at"]
+            .as_str()
+            .and_then(|t| Timestamp::parse(t).ok())
+            .unwrap_or_else(Timestamp::now);
+        let recipients = state
+            .projection
+            .model
+            .read()
+            .expect("projection lock")
+            .recipients_to_notify(&subject, purpose.as_ref(), at);
+        // Delivery to recipients (signed webhooks) comes with the notifier.
+        body["notify_recipients"] = json!(recipients);
+    }
+    Ok((status, Json(body)).into_response())
 }
 
 pub async fn history(

@@ -2,6 +2,8 @@
 //! SQLite files, the `consent` binary, and realistic submissions.
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 

@@ -1,0 +1,116 @@
+//! A `consent serve` child process on a free loopback port, with helpers
+//! to call it over real HTTP.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::{json_lines, TempLedger};
+
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub t: TempLedger,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub async fn start() -> Server {
+    let t = TempLedger::new();
+    let policy = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/reference-policy.json"
+    );
+    assert!(t
+        .consent(&["policy", "publish", policy], None)
+        .status
+        .success());
+    let port = free_port();
+    let log = std::fs::File::create(t.dir.path().join("serve.log")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_consent"))
+        .current_dir(t.dir.path())
+        .args([
+            "--db",
+            &t.url(),
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("CONSENT_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(r) = reqwest::get(format!("{base}/healthz")).await {
+            if r.status().is_success() {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "the server did not come up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Server { child, base, t }
+}
+
+impl Server {
+    pub fn key(&self, scopes: &str) -> String {
+        let out = self
+            .t
+            .consent(&["api-key", "create", "--scopes", scopes], None);
+        json_lines(&out)[0]["api_key"].as_str().unwrap().to_owned()
+    }
+    pub async fn post(&self, key: Option<&str>, path: &str, body: &Value) -> (u16, Value, String) {
+        let mut r = reqwest::Client::new()
+            .post(format!("{}{path}", self.base))
+            .json(body);
+        if let Some(k) = key {
+            r = r.bearer_auth(k);
+        }
+        let resp = r.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let ctype = resp
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, resp.json().await.unwrap_or(Value::Null), ctype)
+    }
+    pub async fn get(&self, key: &str, path: &str) -> (u16, Value) {
+        let resp = reqwest::Client::new()
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        (
+            resp.status().as_u16(),
+            resp.json().await.unwrap_or(Value::Null),
+        )
+    }
+    pub async fn head(&self) -> u64 {
+        let v: Value = reqwest::get(format!("{}/healthz", self.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["head"].as_u64().unwrap()
+    }
+}

@@ -18,6 +18,6 @@ pub struct ServeArgs {
 pub async fn run(at: &Location, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let ledger = at.ledger().await?;
     let projection = crate::projector::start(&ledger).await?;
-    serve(Arc::new(AppState { ledger, projection }), args.listen).await?;
+    serve(Arc::new(AppState::new(ledger, projection)), args.listen).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -114,6 +114,11 @@ async fn query(state: &AppState, check: Check) -> Result<Query, Problem> {
     })
 }
 
+fn count(state: &AppState, d: &Decision) {
+    let outcome = if d.allowed { "allowed" } else { "denied" };
+    super::metrics::Metrics::count(&state.metrics.decisions, outcome);
+}
+
 pub fn decision_json(q: &Query, d: &Decision) -> Value {
     json!({
         "allowed": d.allowed,
@@ -150,6 +155,7 @@ pub async fn decide(
         .read()
         .expect("projection lock")
         .decide(&q);
+    count(&state, &d);
     Ok(Json(decision_json(&q, &d)))
 }
 
@@ -173,7 +179,11 @@ pub async fn batch(
     let model = state.projection.model.read().expect("projection lock");
     let decisions: Vec<Value> = queries
         .iter()
-        .map(|q| decision_json(q, &model.decide(q)))
+        .map(|q| {
+            let d = model.decide(q);
+            count(&state, &d);
+            decision_json(q, &d)
+        })
         .collect();
     Ok(Json(json!({ "decisions": decisions })))
 }

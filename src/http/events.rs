@@ -86,7 +86,15 @@ pub async fn record(
         Submission::AccountClosed(_) | Submission::ErasureRequested(_) => Some(None),
         _ => None,
     };
-    let (status, mut body) = appended_json(state.ledger.append(submission, key).await)?;
+    let outcome = appended_json(state.ledger.append(submission, key).await);
+    let label = match &outcome {
+        Ok((StatusCode::OK, _)) => "replayed",
+        Ok(_) => "appended",
+        Err(p) if p.status.is_server_error() => "failed",
+        Err(_) => "rejected",
+    };
+    super::metrics::Metrics::count(&state.metrics.appends, label);
+    let (status, mut body) = outcome?;
     if let (Some(purpose), Some(subject)) = (notify_purpose, body["subject"].as_str()) {
         let subject = Pseudonym::try_from(subject.to_owned()).map_err(Problem::internal)?;
         let at = body["recorded_at"]

@@ -10,6 +10,7 @@ mod auth;
 mod decisions;
 mod events;
 mod health;
+mod metrics;
 mod policies;
 mod problem;
 mod watch;
@@ -33,6 +34,17 @@ pub type Backend = SqliteStore;
 pub struct AppState {
     pub ledger: Ledger<Backend>,
     pub projection: Arc<Projection>,
+    pub metrics: metrics::Metrics,
+}
+
+impl AppState {
+    pub fn new(ledger: Ledger<Backend>, projection: Arc<Projection>) -> Self {
+        Self {
+            ledger,
+            projection,
+            metrics: metrics::Metrics::new(),
+        }
+    }
 }
 
 /// Request bodies above this are refused with `body_too_large`.
@@ -41,6 +53,7 @@ pub const BODY_LIMIT: usize = 1 << 20;
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/metrics", get(metrics::metrics))
         .route("/v1/events", post(events::record))
         .route("/v1/policies", post(policies::publish).get(policies::list))
         .route("/v1/policies/{version}", get(policies::get))
@@ -60,7 +73,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::from_fn(RequestSpan::layer))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            RequestSpan::layer,
+        ))
         .with_state(state)
 }
 
@@ -79,29 +95,47 @@ pub async fn serve(state: Arc<AppState>, listen: SocketAddr) -> anyhow::Result<(
 /// A tracing span around every request (method, route, status, latency),
 /// without headers: API keys never reach a log line.
 mod request_span {
-    use axum::extract::{MatchedPath, Request};
+    use std::sync::Arc;
+
+    use axum::extract::{MatchedPath, Request, State};
     use axum::middleware::Next;
     use axum::response::Response;
     use tracing::Instrument;
 
+    use super::metrics::RouteLabels;
+    use super::AppState;
+
     pub struct RequestSpan;
 
     impl RequestSpan {
-        pub async fn layer(request: Request, next: Next) -> Response {
+        pub async fn layer(
+            State(state): State<Arc<AppState>>,
+            request: Request,
+            next: Next,
+        ) -> Response {
             let route = request
                 .extensions()
                 .get::<MatchedPath>()
                 .map_or("unmatched", |p| p.as_str())
                 .to_owned();
-            let span = tracing::info_span!("request", method = %request.method(), route);
+            let span = tracing::info_span!("request", method = %request.method(), route = %route);
             let started = std::time::Instant::now();
             async move {
                 let response = next.run(request).await;
+                let elapsed = started.elapsed();
                 tracing::info!(
                     status = response.status().as_u16(),
-                    micros = started.elapsed().as_micros() as u64,
+                    micros = elapsed.as_micros() as u64,
                     "answered"
                 );
+                state
+                    .metrics
+                    .requests
+                    .get_or_create(&RouteLabels {
+                        route,
+                        status: response.status().as_u16(),
+                    })
+                    .observe(elapsed.as_secs_f64());
                 response
             }
             .instrument(span)

@@ -1,0 +1,113 @@
+//! Prometheus metrics at `GET /metrics` (text exposition format): appends,
+//! decisions, request latencies, projection lag. Unauthenticated, like
+//! most scrape endpoints; it carries no personal data and no secret.
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use super::AppState;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: String,
+}
+
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    pub requests: Family<RouteLabels, Histogram>,
+    pub appends: Family<OutcomeLabels, Counter>,
+    pub decisions: Family<OutcomeLabels, Counter>,
+    head: Gauge,
+    lag: Gauge,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            // 50 µs to about 1.6 s.
+            Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
+        });
+        let appends = Family::<OutcomeLabels, Counter>::default();
+        let decisions = Family::<OutcomeLabels, Counter>::default();
+        let head = Gauge::default();
+        let lag = Gauge::default();
+        registry.register(
+            "consent_request_duration_seconds",
+            "HTTP request latency by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "consent_appends",
+            "Appends by outcome (appended, replayed, rejected, failed)",
+            appends.clone(),
+        );
+        registry.register(
+            "consent_decisions",
+            "Decisions by outcome (allowed, denied)",
+            decisions.clone(),
+        );
+        registry.register(
+            "consent_ledger_head_seq",
+            "Sequence number of the last committed entry",
+            head.clone(),
+        );
+        registry.register(
+            "consent_projection_lag_entries",
+            "Committed entries the decision projection has not applied yet",
+            lag.clone(),
+        );
+        Self {
+            registry: Mutex::new(registry),
+            requests,
+            appends,
+            decisions,
+            head,
+            lag,
+        }
+    }
+
+    pub fn count(family: &Family<OutcomeLabels, Counter>, outcome: &str) {
+        family
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+}
+
+pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let head = *state.ledger.committed().borrow();
+    let applied = state.projection.checkpoint().map_or(0, |c| c + 1);
+    let m = &state.metrics;
+    m.head.set(head as i64);
+    m.lag.set((head + 1).saturating_sub(applied) as i64);
+    let mut text = String::new();
+    let _ = encode(
+        &mut text,
+        &m.registry.lock().expect("metrics registry lock"),
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+}

@@ -7,15 +7,7 @@ use common::{json_lines, TempLedger};
 
 #[test]
 fn decisions_now_and_as_of_through_the_cli() {
-    let t = TempLedger::new();
-    let policy = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/reference-policy.json"
-    );
-    assert!(t
-        .consent(&["policy", "publish", policy], None)
-        .status
-        .success());
+    let t = TempLedger::with_reference_policy();
     let grant = r#"{"type":"consent_granted","subject":"alice@example.com","purpose":"marketing","data_categories":["email-address"],"policy_version":"2023-11-29","channel":"web"}"#;
     let out = t.consent(&["append"], Some(grant));
     let granted = json_lines(&out)[0].clone();

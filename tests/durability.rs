@@ -10,15 +10,7 @@ use common::{json_lines, TempLedger};
 
 #[test]
 fn acknowledged_appends_survive_kill_9() {
-    let t = TempLedger::new();
-    let policy = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/reference-policy.json"
-    );
-    assert!(t
-        .consent(&["policy", "publish", policy], None)
-        .status
-        .success());
+    let t = TempLedger::with_reference_policy();
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_consent"))
         .current_dir(t.dir.path())

@@ -28,6 +28,17 @@ impl TempLedger {
             dir: tempfile::tempdir().expect("a temp dir"),
         }
     }
+    /// A ledger with the reference policy published through the CLI.
+    pub fn with_reference_policy() -> Self {
+        let t = Self::new();
+        let policy = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/reference-policy.json"
+        );
+        let out = t.consent(&["policy", "publish", policy], None);
+        assert!(out.status.success(), "{out:?}");
+        t
+    }
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join("ledger.db")
     }

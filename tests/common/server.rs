@@ -30,15 +30,7 @@ fn free_port() -> u16 {
 }
 
 pub async fn start() -> Server {
-    let t = TempLedger::new();
-    let policy = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/reference-policy.json"
-    );
-    assert!(t
-        .consent(&["policy", "publish", policy], None)
-        .status
-        .success());
+    let t = TempLedger::with_reference_policy();
     let port = free_port();
     let log = std::fs::File::create(t.dir.path().join("serve.log")).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_consent"))

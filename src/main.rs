@@ -6,7 +6,6 @@
 //!   `export`, `key`, `demo`, `schemas`).
 //! - `db.rs`: turns `--db` and `--keys` into a store and a key store.
 //! - `http/`: the HTTP API (`consent serve`), one file per resource.
-//! - `projector.rs`: keeps the consent projection current in process.
 //!
 //! The binary owns presentation (what is printed, exit codes) and wiring;
 //! rules live in `consent-domain`, the log in `consent-ledger`.
@@ -14,7 +13,6 @@
 mod cli;
 mod db;
 mod http;
-mod projector;
 
 use std::process::ExitCode;
 

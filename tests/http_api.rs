@@ -265,3 +265,40 @@ async fn policy_update_reacceptance_and_watch_stream() {
     let out = s.t.consent(&["verify"], None);
     assert!(out.status.success());
 }
+
+#[tokio::test]
+async fn the_openapi_document_is_served_matches_the_committed_one_and_every_path_answers() {
+    let s = start().await;
+    let served: Value = reqwest::get(format!("{}/openapi.json", s.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let committed: Value = serde_json::from_str(include_str!("../schemas/openapi.json")).unwrap();
+    assert_eq!(
+        served, committed,
+        "schemas/openapi.json drifted; run `cargo run -- schemas --out schemas`"
+    );
+    assert_eq!(served["openapi"], "3.1.0");
+    let client = reqwest::Client::new();
+    for (path, item) in served["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let url = format!(
+                "{}{}",
+                s.base,
+                path.replace("{version}", "2023-11-29")
+                    .replace("{subject}", "x")
+            );
+            let req = match method.as_str() {
+                "get" => client.get(&url),
+                "post" => client.post(&url).json(&json!({})),
+                other => panic!("undocumented method {other}"),
+            };
+            let status = req.send().await.unwrap().status().as_u16();
+            let open = item[method]["security"].is_null();
+            let expected = if open { 200 } else { 401 };
+            assert_eq!(status, expected, "{method} {path}");
+        }
+    }
+}

@@ -25,3 +25,25 @@ pub fn domain_schemas() -> Vec<(&'static str, String)> {
         ("policy-version.schema.json", schema_json::<PolicyVersion>()),
     ]
 }
+
+/// Schemas of the wire types as OpenAPI 3.1 components (JSON Schema
+/// 2020-12, references under `#/components/schemas/`): `Submission`,
+/// `PolicyVersion`, `Event` and everything they use.
+pub fn openapi_components() -> serde_json::Map<String, serde_json::Value> {
+    let mut generator = SchemaSettings::draft2020_12()
+        .with(|s| s.definitions_path = "/components/schemas".into())
+        .into_generator();
+    let roots = [
+        ("Submission", generator.subschema_for::<Submission>()),
+        ("PolicyVersion", generator.subschema_for::<PolicyVersion>()),
+        ("Event", generator.subschema_for::<Event>()),
+    ];
+    let mut defs = generator.take_definitions(true);
+    for (name, schema) in roots {
+        // A root that is itself a `$ref` is already in the definitions.
+        if !defs.contains_key(name) {
+            defs.insert(name.to_owned(), schema.to_value());
+        }
+    }
+    defs
+}

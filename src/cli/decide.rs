@@ -44,7 +44,7 @@ pub async fn run(at: &Location, args: DecideArgs) -> anyhow::Result<ExitCode> {
         .transpose()?
         .unwrap_or_else(|| Pseudonym::from_bytes([0; 32]));
     let projection = std::sync::RwLock::new(ConsentProjection::new());
-    while crate::projector::apply_next_page(&store, &projection).await? > 0 {}
+    while consent_consumers::projector::apply_next_page(&store, &projection).await? > 0 {}
     let projection = projection.into_inner().expect("projection lock");
     let d = projection.decide(&Query {
         subject,

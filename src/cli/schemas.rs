@@ -1,4 +1,5 @@
-//! `consent schemas --out DIR`: write the JSON Schemas (draft 2020-12).
+//! `consent schemas --out DIR`: write the JSON Schemas (draft 2020-12) and
+//! the HTTP API's OpenAPI 3.1 document.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,5 +18,8 @@ pub fn run(args: SchemasArgs) -> anyhow::Result<ExitCode> {
         let path = args.out.join(name);
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
+    let path = args.out.join("openapi.json");
+    std::fs::write(&path, crate::http::openapi_document())
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(ExitCode::SUCCESS)
 }

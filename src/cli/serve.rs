@@ -17,7 +17,7 @@ pub struct ServeArgs {
 
 pub async fn run(at: &Location, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let ledger = at.ledger().await?;
-    let projection = crate::projector::start(&ledger).await?;
+    let projection = consent_consumers::projector::start(&ledger).await?;
     serve(Arc::new(AppState::new(ledger, projection)), args.listen).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -11,6 +11,7 @@ mod decisions;
 mod events;
 mod health;
 mod metrics;
+mod openapi;
 mod policies;
 mod problem;
 mod watch;
@@ -25,20 +26,21 @@ use consent_ledger::{Ledger, SqliteStore};
 use request_span::RequestSpan;
 
 pub use auth::{create_key, Scope};
+pub use openapi::document_text as openapi_document;
 
-use crate::projector::Projection;
+use consent_consumers::LiveProjection;
 
 /// The storage engine the server runs on.
 pub type Backend = SqliteStore;
 
 pub struct AppState {
     pub ledger: Ledger<Backend>,
-    pub projection: Arc<Projection>,
+    pub projection: Arc<LiveProjection>,
     pub metrics: metrics::Metrics,
 }
 
 impl AppState {
-    pub fn new(ledger: Ledger<Backend>, projection: Arc<Projection>) -> Self {
+    pub fn new(ledger: Ledger<Backend>, projection: Arc<LiveProjection>) -> Self {
         Self {
             ledger,
             projection,
@@ -54,6 +56,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(metrics::metrics))
+        .route("/openapi.json", get(openapi::serve))
         .route("/v1/events", post(events::record))
         .route("/v1/policies", post(policies::publish).get(policies::list))
         .route("/v1/policies/{version}", get(policies::get))

@@ -1,24 +1,36 @@
 //! Keeps the consent projection current in process: folds the stored log
 //! at start, then every committed batch from the ledger's feed; catches up
 //! from the store when it falls behind (a lagged feed or a gap).
+//! Subscribing before the initial fold means nothing committed in between
+//! is missed; applying is idempotent, so anything seen twice is harmless.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use anyhow::Context;
 use consent_ledger::format::EntryLine;
-use consent_ledger::{Ledger, Store};
+use consent_ledger::{Ledger, Store, StoreError};
+use consent_projections::ApplyError;
 use consent_projections::ConsentProjection;
 use tokio::sync::{broadcast, watch};
 use tracing::{info, warn};
 
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectorError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("stored entry {seq} cannot be read: {detail}")]
+    Corrupt { seq: u64, detail: String },
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+}
+
 /// The live read model and its checkpoint, shared by request handlers.
-pub struct Projection {
+pub struct LiveProjection {
     pub model: RwLock<ConsentProjection>,
     checkpoint: watch::Sender<Option<u64>>,
 }
 
-impl Projection {
+impl LiveProjection {
     pub fn checkpoint(&self) -> Option<u64> {
         *self.checkpoint.borrow()
     }
@@ -38,7 +50,7 @@ impl Projection {
 pub async fn apply_next_page<S: Store>(
     store: &S,
     model: &RwLock<ConsentProjection>,
-) -> anyhow::Result<usize> {
+) -> Result<usize, ProjectorError> {
     let from = model
         .read()
         .expect("projection lock")
@@ -47,15 +59,23 @@ pub async fn apply_next_page<S: Store>(
     let page = store.read_lines(from, 8192).await?;
     let mut model = model.write().expect("projection lock");
     for row in &page {
-        let entry = EntryLine::parse(&row.line).with_context(|| format!("entry {}", row.seq))?;
-        let hash: [u8; 32] = row.hash.as_slice().try_into().context("hash column")?;
+        let corrupt = |detail: String| ProjectorError::Corrupt {
+            seq: row.seq,
+            detail,
+        };
+        let entry = EntryLine::parse(&row.line).map_err(|e| corrupt(e.to_string()))?;
+        let hash: [u8; 32] = row
+            .hash
+            .as_slice()
+            .try_into()
+            .map_err(|_| corrupt("hash column is not 32 bytes".into()))?;
         model.apply(entry.seq, entry.recorded_at, hash, &entry.event)?;
     }
     Ok(page.len())
 }
 
 /// Applies stored entries after the projection's checkpoint.
-async fn catch_up<S: Store>(store: &S, projection: &Projection) -> anyhow::Result<()> {
+async fn catch_up<S: Store>(store: &S, projection: &LiveProjection) -> Result<(), ProjectorError> {
     while apply_next_page(store, &projection.model).await? > 0 {
         let checkpoint = projection
             .model
@@ -68,10 +88,10 @@ async fn catch_up<S: Store>(store: &S, projection: &Projection) -> anyhow::Resul
 }
 
 /// Builds the projection from the store and keeps it current.
-pub async fn start<S: Store>(ledger: &Ledger<S>) -> anyhow::Result<Arc<Projection>> {
+pub async fn start<S: Store>(ledger: &Ledger<S>) -> Result<Arc<LiveProjection>, ProjectorError> {
     // Subscribe before reading the store so nothing committed in between is missed.
     let mut feed = ledger.subscribe();
-    let projection = Arc::new(Projection {
+    let projection = Arc::new(LiveProjection {
         model: RwLock::new(ConsentProjection::new()),
         checkpoint: watch::channel(None).0,
     });

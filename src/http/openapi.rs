@@ -1,0 +1,154 @@
+//! The OpenAPI 3.1 document of the API, served at `GET /openapi.json` and
+//! committed as `schemas/openapi.json` (a test fails when they differ).
+//! Request schemas come from the Rust types (schemars, JSON Schema
+//! 2020-12, which OpenAPI 3.1 uses as is); the paths below list every
+//! route `router()` registers (a test calls each one).
+
+use axum::Json;
+use serde_json::{json, Value};
+
+fn problem_responses(extra: &[(&str, &str)]) -> Value {
+    let mut r = json!({
+        "401": {"$ref": "#/components/responses/Problem"},
+        "403": {"$ref": "#/components/responses/Problem"},
+        "400": {"$ref": "#/components/responses/Problem"},
+    });
+    for (status, description) in extra {
+        r[*status] = json!({"description": description, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
+    }
+    r
+}
+
+fn op(
+    summary: &str,
+    scope: &str,
+    body: Option<&str>,
+    ok: (&str, Value),
+    extra: &[(&str, &str)],
+) -> Value {
+    let mut o = json!({
+        "summary": summary,
+        "security": [{"apiKey": []}],
+        "x-required-scope": scope,
+        "responses": problem_responses(extra),
+    });
+    o["responses"][ok.0] =
+        json!({"description": "success", "content": {"application/json": {"schema": ok.1}}});
+    if let Some(schema) = body {
+        o["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
+    }
+    o
+}
+
+fn with_params(mut op: Value, params: Value) -> Value {
+    op["parameters"] = params;
+    op
+}
+
+fn param(name: &str, place: &str, description: &str) -> Value {
+    json!({"name": name, "in": place, "required": place == "path", "description": description, "schema": {"type": "string"}})
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let obj = json!({"type": "object"});
+    let mut schemas = consent_domain::schema::openapi_components();
+    let local = json!({
+        "Problem": {
+            "type": "object",
+            "description": "RFC 9457 problem details; `code` is stable.",
+            "required": ["type", "title", "status", "detail", "code"],
+            "properties": {
+                "type": {"type": "string", "format": "uri"}, "title": {"type": "string"},
+                "status": {"type": "integer"}, "detail": {"type": "string"}, "code": {"type": "string"}
+            }
+        },
+        "Appended": {
+            "type": "object",
+            "required": ["seq", "hash", "replayed", "token"],
+            "properties": {
+                "seq": {"type": "integer"}, "hash": {"type": "string"}, "recorded_at": {"type": ["string", "null"]},
+                "subject": {"type": ["string", "null"], "description": "pseudonym"}, "replayed": {"type": "boolean"},
+                "token": {"type": "string", "description": "consistency token for decision requests"},
+                "notify_recipients": {"type": "array", "items": {"type": "string"}}
+            }
+        },
+        "Check": {
+            "type": "object",
+            "required": ["purpose", "data_category"],
+            "additionalProperties": false,
+            "properties": {
+                "subject": {"type": "string", "description": "the controller's subject id (or give `pseudonym`)"},
+                "pseudonym": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "purpose": {"type": "string"}, "data_category": {"type": "string"},
+                "at": {"type": "string", "format": "date-time", "description": "default: now"},
+                "token": {"type": "string", "description": "answer only once this append is visible"}
+            }
+        },
+        "BatchRequest": {
+            "type": "object", "required": ["checks"], "additionalProperties": false,
+            "properties": {"checks": {"type": "array", "maxItems": 1000, "items": {"$ref": "#/components/schemas/Check"}}, "token": {"type": "string"}}
+        },
+        "Decision": {
+            "type": "object",
+            "required": ["allowed", "reason", "evidence", "at"],
+            "properties": {
+                "allowed": {"type": "boolean"}, "reason": {"type": "string"},
+                "dpv_consent_state": {"type": ["string", "null"]}, "legal_basis": {"type": ["string", "null"]},
+                "policy_version": {"type": ["string", "null"]}, "subject": {"type": "string"},
+                "purpose": {"type": "string"}, "data_category": {"type": "string"}, "at": {"type": "string"},
+                "checkpoint": {"type": ["integer", "null"]},
+                "evidence": {"type": "array", "items": {"type": "object", "properties": {
+                    "seq": {"type": "integer"}, "hash": {"type": "string"}, "kind": {"type": "string"}}}}
+            }
+        }
+    });
+    for (k, v) in local.as_object().expect("object") {
+        schemas.insert(k.clone(), v.clone());
+    }
+    let r = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "consent-ledger API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Record consent events in a signed, hash-chained ledger and decide, now or as of any instant, whether data may be processed.",
+        },
+        "servers": [{"url": "http://127.0.0.1:8080"}],
+        "paths": {
+            "/healthz": {"get": {"summary": "Liveness, log head, projection checkpoint", "responses": {"200": {"description": "up", "content": {"application/json": {"schema": obj}}}}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "OpenMetrics text"}}}},
+            "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+            "/v1/events": {"post": with_params(
+                op("Record a subject event", "record", Some("Submission"), ("201", r("Appended")), &[("409", "idempotency key used for another request"), ("413", "body too large"), ("422", "rejected by the rules")]),
+                json!([{"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "maxLength": 200}}]),
+            )},
+            "/v1/policies": {
+                "post": op("Publish a policy version", "policy", Some("PolicyVersion"), ("201", r("Appended")), &[("422", "rejected by the rules")]),
+                "get": op("List policy versions", "policy", None, ("200", obj.clone()), &[]),
+            },
+            "/v1/policies/{version}": {"get": with_params(op("One policy version with its changes", "policy", None, ("200", obj.clone()), &[("404", "unknown version")]), json!([param("version", "path", "policy version id")]))},
+            "/v1/policies/{version}/reacceptance": {"get": with_params(op("Subjects who must re-accept a material change", "policy", None, ("200", obj.clone()), &[("404", "unknown version")]), json!([param("version", "path", "policy version id"), param("after", "query", "pseudonym to continue after"), param("limit", "query", "page size, 1 to 1000")]))},
+            "/v1/decisions": {"post": op("One decision", "decide", Some("Check"), ("200", r("Decision")), &[("503", "consistency token not reached in time")])},
+            "/v1/decisions/batch": {"post": op("Up to 1000 decisions", "decide", Some("BatchRequest"), ("200", obj.clone()), &[("422", "too many checks")])},
+            "/v1/subjects/{subject}/history": {"get": with_params(op("Every entry about a subject", "audit", None, ("200", obj.clone()), &[("404", "unknown subject")]), json!([param("subject", "path", "the controller's subject id")]))},
+            "/v1/watch": {"get": {"parameters": [param("from", "query", "first sequence number")], "summary": "Server-Sent Events of consent changes", "security": [{"apiKey": []}], "x-required-scope": "decide", "responses": {"200": {"description": "text/event-stream"}, "401": {"$ref": "#/components/responses/Problem"}, "403": {"$ref": "#/components/responses/Problem"}}}},
+        },
+        "components": {
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "`ck_<id>_<secret>` from `consent api-key create --scopes …`"}},
+            "responses": {"Problem": {"description": "RFC 9457 problem details", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}},
+            "schemas": schemas,
+        },
+    })
+}
+
+/// Pretty JSON with a trailing newline, as committed.
+pub fn document_text() -> String {
+    let mut s = serde_json::to_string_pretty(&document()).expect("serialises");
+    s.push('\n');
+    s
+}
+
+pub async fn serve() -> Json<Value> {
+    Json(document())
+}

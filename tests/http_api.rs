@@ -262,6 +262,24 @@ async fn policy_update_reacceptance_and_watch_stream() {
         .map(|e| e["type"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["consent_granted", "policy_accepted"]);
+    // The decision timeline for affiliate-sharing/name: granted, suspended
+    // by the material change, renewed by the acceptance.
+    let steps: Vec<&str> = history["decision_timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["purpose"] == "affiliate-sharing" && s["data_category"] == "name")
+        .map(|s| s["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "no_consent",
+            "consent_given",
+            "reconsent_required",
+            "consent_renewed"
+        ]
+    );
     let out = s.t.consent(&["verify"], None);
     assert!(out.status.success());
 }

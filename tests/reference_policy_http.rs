@@ -325,6 +325,59 @@ async fn the_reference_policy_end_to_end() {
     let (_, list) = s.get(&key, "/v1/policies/2024-03-01/reacceptance").await;
     assert_eq!(list["count"], 0);
 
+    // I. Internal analysis rests on legitimate interest: it holds until the subject objects.
+    assert_eq!(
+        ask(
+            &s,
+            &key,
+            s_("admin@plant.example"),
+            "service-improvement",
+            "device-information",
+            None,
+            &r["token"]
+        )
+        .await,
+        (true, "legitimate_interest".into())
+    );
+    let o = record(
+        &s,
+        &key,
+        ev(
+            "objection_recorded",
+            "admin@plant.example",
+            json!({"purpose": "service-improvement", "channel": "privacy-mailbox"}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        ask(
+            &s,
+            &key,
+            s_("admin@plant.example"),
+            "service-improvement",
+            "device-information",
+            None,
+            &o["token"]
+        )
+        .await,
+        (false, "objected".into())
+    );
+    let (status, body, _) = s
+        .post(
+            Some(&key),
+            "/v1/events",
+            &ev(
+                "objection_recorded",
+                "admin@plant.example",
+                json!({"purpose": "marketing"}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("objection_not_applicable"))
+    );
+
     // V.5 Account cancellation: services stop; legal obligations remain.
     let c = record(
         &s,

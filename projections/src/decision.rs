@@ -466,3 +466,68 @@ impl ConsentProjection {
         out
     }
 }
+
+/// One change in a subject's decisions for a (purpose, data category).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineStep {
+    pub purpose: PurposeId,
+    pub data_category: DataCategoryId,
+    /// From this instant on (until the next step)…
+    pub from: Timestamp,
+    /// …the answer was this.
+    pub allowed: bool,
+    pub reason: Reason,
+}
+
+impl ConsentProjection {
+    /// How the answers for a subject changed over time, for every purpose
+    /// and data category of the version in force at `until`: one step per
+    /// change, evaluated at each instant anything relevant was recorded or
+    /// took effect.
+    pub fn decision_timeline(&self, subject: &Pseudonym, until: Timestamp) -> Vec<TimelineStep> {
+        let Some((_, current)) = self.policy_at(until) else {
+            return Vec::new();
+        };
+        let mut instants: Vec<Timestamp> = subject_key(subject)
+            .and_then(|k| self.subjects.get(&k))
+            .map(|t| t.until(until).iter().map(|r| r.at.recorded_at).collect())
+            .unwrap_or_default();
+        for p in &self.policies {
+            for t in [
+                p.at.recorded_at,
+                p.policy.effective_at.max(p.at.recorded_at),
+            ] {
+                if t <= until {
+                    instants.push(t);
+                }
+            }
+        }
+        instants.sort_unstable();
+        instants.dedup();
+        let mut steps = Vec::new();
+        for purpose in &current.policy.purposes {
+            for category in &purpose.data_categories {
+                let mut last: Option<(bool, Reason)> = None;
+                for &at in &instants {
+                    let d = self.decide(&Query {
+                        subject: subject.clone(),
+                        purpose: purpose.id.clone(),
+                        data_category: category.clone(),
+                        at,
+                    });
+                    if last != Some((d.allowed, d.reason)) {
+                        last = Some((d.allowed, d.reason));
+                        steps.push(TimelineStep {
+                            purpose: purpose.id.clone(),
+                            data_category: category.clone(),
+                            from: at,
+                            allowed: d.allowed,
+                            reason: d.reason,
+                        });
+                    }
+                }
+            }
+        }
+        steps
+    }
+}

@@ -128,12 +128,20 @@ pub async fn history(
                 "no such subject (or erased)",
             )
         })?;
-    let seqs = state
-        .projection
-        .model
-        .read()
-        .expect("projection lock")
-        .subject_entries(&pseudonym);
+    let (seqs, timeline) = {
+        let model = state.projection.model.read().expect("projection lock");
+        (
+            model.subject_entries(&pseudonym),
+            model.decision_timeline(&pseudonym, Timestamp::now()),
+        )
+    };
+    let timeline: Vec<Value> = timeline
+        .into_iter()
+        .map(|s| {
+            json!({"purpose": s.purpose, "data_category": s.data_category, "from": s.from,
+                   "allowed": s.allowed, "reason": s.reason.code()})
+        })
+        .collect();
     let lines = store.lines_at(&seqs).await.map_err(Problem::internal)?;
     let mut entries = Vec::with_capacity(lines.len());
     for row in lines {
@@ -146,5 +154,7 @@ pub async fn history(
             "event": serde_json::from_str::<Value>(&e.event.payload_json()).map_err(Problem::internal)?,
         }));
     }
-    Ok(Json(json!({"subject": pseudonym, "entries": entries})))
+    Ok(Json(
+        json!({"subject": pseudonym, "entries": entries, "decision_timeline": timeline}),
+    ))
 }

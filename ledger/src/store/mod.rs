@@ -171,6 +171,9 @@ pub trait Store: Send + Sync + 'static {
         scopes: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Whether any API key exists.
+    fn any_api_key(&self) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// The secret hash and scopes of an API key.
     fn find_api_key(
         &self,

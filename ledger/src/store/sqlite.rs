@@ -234,6 +234,12 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn any_api_key(&self) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar(include_str!("sqlite/any_api_key.sql"))
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
     async fn find_api_key(&self, id: &str) -> Result<Option<(Vec<u8>, String)>, StoreError> {
         Ok(sqlx::query_as(include_str!("sqlite/find_api_key.sql"))
             .bind(id)

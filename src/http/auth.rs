@@ -86,17 +86,13 @@ impl<R: RequiredScope> FromRequestParts<Arc<AppState>> for Authorized<R> {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Problem> {
-        require(&**state.ledger.store(), &parts.headers, R::SCOPE).await?;
+        require(state, &parts.headers, R::SCOPE).await?;
         Ok(Self(std::marker::PhantomData))
     }
 }
 
 /// Checks the request's bearer key and that it carries `scope`.
-pub async fn require<S: Store>(
-    store: &S,
-    headers: &HeaderMap,
-    scope: Scope,
-) -> Result<(), Problem> {
+pub async fn require(state: &AppState, headers: &HeaderMap, scope: Scope) -> Result<(), Problem> {
     let unauthorized =
         |detail: &str| Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", detail);
     let key = headers
@@ -108,8 +104,33 @@ pub async fn require<S: Store>(
         .strip_prefix("ck_")
         .and_then(|k| k.split_once('_'))
         .ok_or_else(|| unauthorized("malformed API key"))?;
-    let Some((hash, scopes)) = store.find_api_key(id).await.map_err(Problem::internal)? else {
-        return Err(unauthorized("unknown API key"));
+    // Keys never change once created, so a key read once is cached (the
+    // hash, never the secret): the hot path does no I/O.
+    let cached = state
+        .api_keys
+        .read()
+        .expect("key cache lock")
+        .get(id)
+        .cloned();
+    let (hash, scopes) = match cached {
+        Some(k) => k,
+        None => {
+            let found = state
+                .ledger
+                .store()
+                .find_api_key(id)
+                .await
+                .map_err(Problem::internal)?;
+            let Some(k) = found else {
+                return Err(unauthorized("unknown API key"));
+            };
+            state
+                .api_keys
+                .write()
+                .expect("key cache lock")
+                .insert(id.to_owned(), k.clone());
+            k
+        }
     };
     let given: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
     if !bool::from(given[..].ct_eq(hash.as_slice())) {

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::auth::{Authorized, Decide};
 use super::problem::{Body, Problem};
-use super::{AppState, Backend};
+use super::AppState;
 
 /// How long a decision waits for the projection to reach a token.
 pub const TOKEN_WAIT: Duration = Duration::from_secs(2);
@@ -62,14 +62,31 @@ pub struct BatchRequest {
     token: Option<String>,
 }
 
-pub async fn pseudonym_of(store: &Backend, subject: &str) -> Result<Option<Pseudonym>, Problem> {
-    let found = store
-        .find_subjects(&[subject])
+/// The subject's pseudonym, from the cache or the store.
+pub async fn pseudonym_of(state: &AppState, subject: &str) -> Result<Option<Pseudonym>, Problem> {
+    if let Some(p) = state
+        .pseudonyms
+        .read()
+        .expect("pseudonym cache lock")
+        .get(subject)
+    {
+        return Ok(Some(p.clone()));
+    }
+    let found = state
+        .ledger
+        .store()
+        .lookup_pseudonym(subject)
         .await
         .map_err(Problem::internal)?;
-    Ok(found
-        .get(subject)
-        .and_then(|(_, p)| Pseudonym::try_from(p.clone()).ok()))
+    let Some(p) = found.and_then(|p| Pseudonym::try_from(p).ok()) else {
+        return Ok(None);
+    };
+    let mut cache = state.pseudonyms.write().expect("pseudonym cache lock");
+    if cache.len() >= super::PSEUDONYM_CACHE {
+        cache.clear();
+    }
+    cache.insert(subject.to_owned(), p.clone());
+    Ok(Some(p))
 }
 
 async fn wait_for_token(state: &AppState, token: Option<&str>) -> Result<(), Problem> {
@@ -93,7 +110,7 @@ async fn wait_for_token(state: &AppState, token: Option<&str>) -> Result<(), Pro
 
 async fn query(state: &AppState, check: Check) -> Result<Query, Problem> {
     let subject = match (check.subject, check.pseudonym) {
-        (Some(id), None) => pseudonym_of(&**state.ledger.store(), &id)
+        (Some(id), None) => pseudonym_of(state, &id)
             .await?
             // Unknown: no history, so no consent (legal obligations still hold).
             .unwrap_or_else(|| Pseudonym::from_bytes([0; 32])),

@@ -79,6 +79,14 @@ pub async fn record(
         })?;
     // Which recipients must be told, decided before the append moves the
     // projection on (an erasure deletes nothing the projection needs).
+    if let Submission::ErasureRequested(e) = &submission {
+        // The id will no longer lead to the pseudonym.
+        state
+            .pseudonyms
+            .write()
+            .expect("pseudonym cache lock")
+            .remove(e.subject.as_str());
+    }
     let notify_purpose = match &submission {
         Submission::ConsentWithdrawn(e) => Some(e.purpose.clone()),
         Submission::ObjectionRecorded(e) => Some(Some(e.purpose.clone())),
@@ -119,7 +127,7 @@ pub async fn history(
     Path(subject): Path<String>,
 ) -> Result<Json<Value>, Problem> {
     let store = &**state.ledger.store();
-    let pseudonym = super::decisions::pseudonym_of(store, &subject)
+    let pseudonym = super::decisions::pseudonym_of(&state, &subject)
         .await?
         .ok_or_else(|| {
             Problem::new(

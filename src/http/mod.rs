@@ -16,12 +16,14 @@ mod policies;
 mod problem;
 mod watch;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
+use consent_domain::Pseudonym;
 use consent_ledger::{Ledger, SqliteStore};
 use request_span::RequestSpan;
 
@@ -37,7 +39,15 @@ pub struct AppState {
     pub ledger: Ledger<Backend>,
     pub projection: Arc<LiveProjection>,
     pub metrics: metrics::Metrics,
+    /// API key id → (secret hash, scopes), filled on first use.
+    pub api_keys: RwLock<HashMap<String, (Vec<u8>, String)>>,
+    /// Subject id → pseudonym, filled on first use, emptied for an erased
+    /// subject (and wholesale past [`PSEUDONYM_CACHE`] entries).
+    pub pseudonyms: RwLock<HashMap<String, Pseudonym>>,
 }
+
+/// Most subject ids whose pseudonyms are kept in memory.
+pub const PSEUDONYM_CACHE: usize = 1 << 20;
 
 impl AppState {
     pub fn new(ledger: Ledger<Backend>, projection: Arc<LiveProjection>) -> Self {
@@ -45,6 +55,8 @@ impl AppState {
             ledger,
             projection,
             metrics: metrics::Metrics::new(),
+            api_keys: RwLock::default(),
+            pseudonyms: RwLock::default(),
         }
     }
 }

@@ -171,6 +171,13 @@ pub trait Store: Send + Sync + 'static {
         scopes: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// The pseudonym of a subject id, for readers (not the writer's
+    /// connection).
+    fn lookup_pseudonym(
+        &self,
+        subject_id: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
     /// Whether any API key exists.
     fn any_api_key(&self) -> impl Future<Output = Result<bool, StoreError>> + Send;
 

@@ -234,6 +234,15 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn lookup_pseudonym(&self, subject_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar(include_str!("sqlite/lookup_pseudonym.sql"))
+                .bind(subject_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
     async fn any_api_key(&self) -> Result<bool, StoreError> {
         Ok(sqlx::query_scalar(include_str!("sqlite/any_api_key.sql"))
             .fetch_one(&self.pool)

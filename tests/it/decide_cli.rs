@@ -1,7 +1,7 @@
 //! `consent decide` through the binary: a decision now and as of before a
 //! withdrawal, with reason and evidence.
 
-mod common;
+use super::common;
 
 use common::{json_lines, TempLedger};
 

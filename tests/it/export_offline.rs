@@ -1,6 +1,6 @@
 //! Export, then verify the export with no database; any changed byte fails.
 
-mod common;
+use super::common;
 
 use common::{consent_in, json_lines, populated, TempLedger};
 use proptest::prelude::*;

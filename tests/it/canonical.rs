@@ -3,7 +3,7 @@
 //! declares its fields in sorted order and holds no maps or floats. The
 //! hand-assembled entry body must equal JCS of the same object too.
 
-mod common;
+use super::common;
 
 use consent_domain::event::PolicyPublished;
 use consent_domain::{Event, LedgerState, Submission, Timestamp};

@@ -1,6 +1,6 @@
 //! An acknowledged append survives `kill -9` of the writer process.
 
-mod common;
+use super::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};

@@ -3,9 +3,7 @@
 //! that another implementation can check itself against them. This test
 //! rebuilds them from first principles and fails if the files drift.
 //!
-//! Regenerate (only on an intended format change): `UPDATE_VECTORS=1 cargo test --test format_vectors`.
-
-mod common;
+//! Regenerate (only on an intended format change): `UPDATE_VECTORS=1 cargo test --release --test it format_vectors`.
 
 use consent_domain::event::{KeyRotated, LedgerInitialized};
 use consent_domain::{Event, Submission, Timestamp};

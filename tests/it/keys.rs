@@ -1,7 +1,7 @@
 //! Signing keys: created on first use with owner-only permissions, refused
 //! when others can read them, rotated by an entry the old key signs.
 
-mod common;
+use super::common;
 
 use std::os::unix::fs::PermissionsExt;
 

@@ -1,7 +1,7 @@
 //! The append path: concurrent appenders are group-committed into one
 //! unbroken chain; erasure keeps the chain verifiable.
 
-mod common;
+use super::common;
 
 use common::{grant, publish, reference_policy, submission, TempLedger};
 use consent_ledger::{SqliteStore, Store};

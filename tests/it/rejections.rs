@@ -1,7 +1,7 @@
 //! Bad submissions get a specific error code and append nothing; the chain
 //! stays intact. Driven through the library API and the CLI.
 
-mod common;
+use super::common;
 
 use common::{grant, json_lines, publish, reference_policy, submission, withdraw, TempLedger};
 use consent_ledger::{Ledger, SqliteStore, Store};

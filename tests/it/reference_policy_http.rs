@@ -2,7 +2,7 @@
 //! `examples/reference-policy.json`) end to end over real HTTP: every right
 //! and rule it describes, each decision and reason asserted.
 
-mod common;
+use super::common;
 
 use common::server::{start, Server};
 use serde_json::{json, Value};

@@ -18,7 +18,7 @@ fn committed_schemas_match_the_code() {
 #[test]
 fn the_reference_policy_is_valid_against_the_model() {
     let policy: consent_domain::PolicyVersion =
-        serde_json::from_str(include_str!("../examples/reference-policy.json")).unwrap();
+        serde_json::from_str(include_str!("../../examples/reference-policy.json")).unwrap();
     policy.check().expect("the reference policy is consistent");
     let bases: std::collections::BTreeSet<_> = policy
         .purposes

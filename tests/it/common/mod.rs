@@ -11,7 +11,7 @@ use consent_domain::{PolicyVersion, Submission};
 use consent_ledger::{KeyStore, Ledger, LedgerConfig, SqliteStore};
 use serde_json::{json, Value};
 
-pub const REFERENCE_POLICY: &str = include_str!("../../examples/reference-policy.json");
+pub const REFERENCE_POLICY: &str = include_str!("../../../examples/reference-policy.json");
 
 pub fn reference_policy() -> PolicyVersion {
     serde_json::from_str(REFERENCE_POLICY).expect("the reference policy parses")

@@ -1,7 +1,7 @@
 //! The HTTP API over real loopback HTTP: `consent serve` as a child
 //! process, API keys made with `consent api-key create`, requests by reqwest.
 
-mod common;
+use super::common;
 
 use std::time::{Duration, Instant};
 
@@ -293,7 +293,8 @@ async fn the_openapi_document_is_served_matches_the_committed_one_and_every_path
         .json()
         .await
         .unwrap();
-    let committed: Value = serde_json::from_str(include_str!("../schemas/openapi.json")).unwrap();
+    let committed: Value =
+        serde_json::from_str(include_str!("../../schemas/openapi.json")).unwrap();
     assert_eq!(
         served, committed,
         "schemas/openapi.json drifted; run `cargo run -- schemas --out schemas`"

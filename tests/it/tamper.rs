@@ -1,7 +1,7 @@
 //! Tampering with the SQLite file directly (editing, deleting, swapping,
 //! inserting entries) makes `consent verify` fail and name the entry.
 
-mod common;
+use super::common;
 
 use common::{json_lines, populated, TempLedger};
 use proptest::prelude::*;

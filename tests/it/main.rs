@@ -1,0 +1,18 @@
+//! The integration tests, as one test binary (one link instead of one per
+//! file: most of the suite's build time on 2 cores). Each module drives the
+//! system through a public surface: the `consent` binary (CLI, HTTP) or the
+//! library API, on real SQLite files and real loopback HTTP.
+
+mod appends;
+mod canonical;
+mod common;
+mod decide_cli;
+mod durability;
+mod export_offline;
+mod format_vectors;
+mod http_api;
+mod keys;
+mod reference_policy_http;
+mod rejections;
+mod schemas;
+mod tamper;

@@ -245,12 +245,6 @@ impl ChainVerifier {
         }
     }
 
-    /// Number of worker threads for the parallel phases (default: all cores).
-    pub fn with_threads(mut self, threads: usize) -> Self {
-        self.threads = threads.max(1);
-        self
-    }
-
     /// Checks the next window of lines.
     pub fn feed(&mut self, window: &[Input<'_>]) -> Result<(), VerifyFailure> {
         let parsed = par_map(window, self.threads, parse);
@@ -474,19 +468,6 @@ fn check_signatures(
             "the Ed25519 signature does not verify under the signing key",
         )),
     }
-}
-
-/// Verifies a whole log given as (position, stored hash, line) triples.
-pub fn verify_lines<'a>(
-    lines: impl IntoIterator<Item = Input<'a>>,
-    pinned: Option<[u8; 32]>,
-) -> Result<VerifyReport, VerifyFailure> {
-    let mut v = ChainVerifier::new(pinned);
-    let all: Vec<Input<'a>> = lines.into_iter().collect();
-    for window in all.chunks(WINDOW) {
-        v.feed(window)?;
-    }
-    Ok(v.finish())
 }
 
 /// Lines per verification window.

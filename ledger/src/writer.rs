@@ -83,6 +83,8 @@ enum Outcome {
 }
 
 struct Prepared {
+    /// The recording time every entry of the batch carries.
+    at: Timestamp,
     batch: CommitBatch,
     /// The events of `batch.entries`, in the same order.
     events: Vec<Event>,
@@ -365,6 +367,7 @@ impl Core {
             row.line = line;
         }
         Prepared {
+            at,
             batch,
             events,
             outcomes,
@@ -474,14 +477,14 @@ impl<S: Store> Writer<S> {
                     return fail_all(requests, &e.to_string());
                 }
             };
-            let (back, prepared) = self.prepare(requests, lookups).await;
+            let (back, mut prepared) = self.prepare(requests, lookups).await;
             requests = back;
             if prepared.batch.is_empty() {
-                return answer(requests, prepared.outcomes, &prepared.batch, None);
+                return answer(requests, prepared, None);
             }
             match self.store.commit(&prepared.batch).await {
                 Ok(()) => {
-                    if let Some(k) = prepared.new_key {
+                    if let Some(k) = prepared.new_key.take() {
                         self.core.as_mut().expect("core is present").key = k;
                     }
                     let last = prepared.batch.entries.last().map_or(0, |e| e.seq);
@@ -494,8 +497,7 @@ impl<S: Store> Writer<S> {
                             .zip(&prepared.events)
                             .map(|(e, event)| Committed {
                                 seq: e.seq,
-                                recorded_at: Timestamp::parse(&e.recorded_at)
-                                    .expect("written by us"),
+                                recorded_at: prepared.at,
                                 hash: e.hash,
                                 event: event.clone(),
                             })
@@ -507,7 +509,7 @@ impl<S: Store> Writer<S> {
                         last_seq = last,
                         "committed"
                     );
-                    return answer(requests, prepared.outcomes, &prepared.batch, None);
+                    return answer(requests, prepared, None);
                 }
                 Err(StoreError::Conflict(seq)) if attempt == 0 => {
                     warn!(seq, "another writer appended first; reloading and retrying");
@@ -522,7 +524,7 @@ impl<S: Store> Writer<S> {
                         error!(error = %r, "reloading after a failed commit failed");
                     }
                     let failure = e.to_string();
-                    return answer(requests, prepared.outcomes, &prepared.batch, Some(&failure));
+                    return answer(requests, prepared, Some(&failure));
                 }
             }
         }
@@ -536,23 +538,18 @@ fn fail_all(requests: Vec<Request>, failure: &str) {
     }
 }
 
-fn answer(
-    requests: Vec<Request>,
-    outcomes: Vec<Outcome>,
-    batch: &CommitBatch,
-    failure: Option<&str>,
-) {
-    for (request, outcome) in requests.into_iter().zip(outcomes) {
+fn answer(requests: Vec<Request>, prepared: Prepared, failure: Option<&str>) {
+    for (request, outcome) in requests.into_iter().zip(prepared.outcomes) {
         let (Request::Append { reply, .. } | Request::RotateKey { reply }) = request;
         let result = match (outcome, failure) {
             (Outcome::Now(r), _) => r,
             (Outcome::Pending { .. }, Some(f)) => Err(LedgerError::Unavailable(f.to_owned())),
             (Outcome::Pending { index, subject }, None) => {
-                let e = &batch.entries[index];
+                let e = &prepared.batch.entries[index];
                 Ok(Ok(Appended {
                     seq: e.seq,
                     hash: hex::encode(e.hash),
-                    recorded_at: Timestamp::parse(&e.recorded_at).ok(),
+                    recorded_at: Some(prepared.at),
                     subject,
                     replayed: false,
                 }))

@@ -24,8 +24,4 @@ impl Interner {
     pub fn get(&self, name: &str) -> Option<u32> {
         self.ids.get(name).copied()
     }
-
-    pub fn name(&self, id: u32) -> &str {
-        &self.names[id as usize]
-    }
 }

@@ -3,7 +3,7 @@
 
 use super::common;
 
-use common::{grant, publish, reference_policy, submission, TempLedger};
+use common::{grant, submission, TempLedger};
 use consent_ledger::{SqliteStore, Store};
 use serde_json::json;
 use sqlx::{Connection, SqliteConnection};
@@ -11,12 +11,7 @@ use sqlx::{Connection, SqliteConnection};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_appenders_make_one_contiguous_chain() {
     let t = TempLedger::new();
-    let ledger = t.open().await;
-    ledger
-        .append(publish(&reference_policy()), None)
-        .await
-        .unwrap()
-        .unwrap();
+    let ledger = t.open_published().await;
     let mut tasks = Vec::new();
     for task in 0..64 {
         let ledger = ledger.clone();
@@ -54,12 +49,7 @@ async fn concurrent_appenders_make_one_contiguous_chain() {
 #[tokio::test]
 async fn erasure_deletes_the_secret_and_evidence_and_the_chain_still_verifies() {
     let t = TempLedger::new();
-    let ledger = t.open().await;
-    ledger
-        .append(publish(&reference_policy()), None)
-        .await
-        .unwrap()
-        .unwrap();
+    let ledger = t.open_published().await;
     let g = ledger
         .append(grant("alice@example.com", "marketing", &["name"]), None)
         .await
@@ -124,12 +114,7 @@ async fn erasure_deletes_the_secret_and_evidence_and_the_chain_still_verifies() 
 #[tokio::test]
 async fn a_restarted_ledger_continues_the_same_chain() {
     let t = TempLedger::new();
-    let ledger = t.open().await;
-    ledger
-        .append(publish(&reference_policy()), None)
-        .await
-        .unwrap()
-        .unwrap();
+    let ledger = t.open_published().await;
     ledger
         .append(grant("a", "marketing", &["name"]), None)
         .await

@@ -157,12 +157,7 @@ async fn each_rule_rejects_with_its_code_and_appends_nothing() {
 #[tokio::test]
 async fn continued_use_cannot_accept_a_material_change() {
     let t = TempLedger::new();
-    let ledger = t.open().await;
-    ledger
-        .append(publish(&reference_policy()), None)
-        .await
-        .unwrap()
-        .unwrap();
+    let ledger = t.open_published().await;
     let mut v2 = reference_policy();
     v2.version = "v2".try_into().unwrap();
     v2.effective_at = consent_domain::Timestamp::now();
@@ -201,12 +196,7 @@ async fn continued_use_cannot_accept_a_material_change() {
 #[tokio::test]
 async fn idempotency_keys_replay_and_conflict() {
     let t = TempLedger::new();
-    let ledger = t.open().await;
-    ledger
-        .append(publish(&reference_policy()), None)
-        .await
-        .unwrap()
-        .unwrap();
+    let ledger = t.open_published().await;
     let key = Some("signup-42".to_string());
     let first = ledger
         .append(grant("a", "marketing", &["name"]), key.clone())

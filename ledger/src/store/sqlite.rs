@@ -68,11 +68,6 @@ impl SqliteStore {
             _checkpointer: Arc::new(stop),
         })
     }
-
-    /// The underlying pool, for tools that inspect the file (tests, demo).
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
 }
 
 /// Folds the WAL into the database file every [`CHECKPOINT_EVERY`] until

@@ -55,6 +55,16 @@ impl TempLedger {
             .await
             .expect("ledger opens")
     }
+    /// Opens the ledger and publishes the reference policy in it.
+    pub async fn open_published(&self) -> Ledger<SqliteStore> {
+        let ledger = self.open().await;
+        ledger
+            .append(publish(&reference_policy()), None)
+            .await
+            .unwrap()
+            .unwrap();
+        ledger
+    }
     /// Runs the `consent` binary against this ledger.
     pub fn consent(&self, args: &[&str], stdin: Option<&str>) -> Output {
         consent_in(self.dir.path(), &self.url(), args, stdin)
@@ -129,12 +139,7 @@ pub fn withdraw(subject: &str, purpose: Option<&str>) -> Submission {
 /// A ledger with the reference policy and `subjects` subjects each granting
 /// marketing and partner sharing; returns how many entries it holds.
 pub async fn populated(t: &TempLedger, subjects: usize) -> u64 {
-    let ledger = t.open().await;
-    ledger
-        .append(publish(&reference_policy()), None)
-        .await
-        .unwrap()
-        .unwrap();
+    let ledger = t.open_published().await;
     let mut pending = Vec::new();
     for i in 0..subjects {
         let s = format!("subject-{i}@example.com");

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use consent_ledger::{KeyStore, Ledger, LedgerConfig, SqliteStore};
+use consent_ledger::{AnyStore, KeyStore, Ledger, LedgerConfig};
 
 /// Where the ledger lives, as given on the command line.
 #[derive(Debug, Clone)]
@@ -30,16 +30,13 @@ impl Location {
         Ok(path.with_extension("keys"))
     }
 
-    pub async fn store(&self) -> anyhow::Result<SqliteStore> {
-        if !self.url.starts_with("sqlite:") {
-            bail!("unsupported --db {:?}: expected sqlite://PATH", self.url);
-        }
-        SqliteStore::open(&self.url)
+    pub async fn store(&self) -> anyhow::Result<AnyStore> {
+        AnyStore::open(&self.url)
             .await
-            .with_context(|| format!("opening {}", self.url))
+            .with_context(|| format!("opening {}", redact(&self.url)))
     }
 
-    pub async fn ledger(&self) -> anyhow::Result<Ledger<SqliteStore>> {
+    pub async fn ledger(&self) -> anyhow::Result<Ledger<AnyStore>> {
         let store = self.store().await?;
         let keys = KeyStore::open(self.key_dir()?)?;
         let mut config = LedgerConfig::default();
@@ -47,5 +44,19 @@ impl Location {
             config.name = name.clone();
         }
         Ok(Ledger::open(store, keys, config).await?)
+    }
+}
+
+/// A database URL fit for logs and errors: any password replaced.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
     }
 }

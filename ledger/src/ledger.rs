@@ -10,8 +10,8 @@ use tracing::{info, instrument};
 
 use crate::error::LedgerError;
 use crate::keys::KeyStore;
-use crate::replay::replay;
-use crate::store::Store;
+use crate::replay::{replay, Replayed};
+use crate::store::{Store, StoreError, WriterClaim};
 use crate::writer::{AppendResult, Committed, Core, Request, Writer};
 
 #[derive(Debug, Clone)]
@@ -39,6 +39,8 @@ pub struct Ledger<S> {
     committed: watch::Receiver<u64>,
     feed: broadcast::Sender<Arc<[Committed]>>,
     name: String,
+    /// This process's right to append (single-writer stores).
+    _claim: Arc<WriterClaim>,
 }
 
 impl<S> Clone for Ledger<S> {
@@ -49,6 +51,7 @@ impl<S> Clone for Ledger<S> {
             committed: self.committed.clone(),
             feed: self.feed.clone(),
             name: self.name.clone(),
+            _claim: self._claim.clone(),
         }
     }
 }
@@ -57,28 +60,42 @@ impl<S: Store> Ledger<S> {
     #[instrument(skip_all, fields(ledger = %config.name))]
     pub async fn open(store: S, keys: KeyStore, config: LedgerConfig) -> Result<Self, LedgerError> {
         let store = Arc::new(store);
-        let replayed = replay(&*store).await?;
-        let (key, genesis) = match &replayed.active_key {
-            Some(id) => (keys.load(id)?, false),
-            None => (keys.generate()?, true),
-        };
-        let mut core = Box::new(Core {
-            state: replayed.state,
-            evidence_seqs: replayed.evidence_seqs,
-            head: replayed.head,
-            key,
+        let claim = Arc::new(store.claim_writer().await?);
+        let mut replayed = replay(&*store).await?;
+        if replayed.active_key.is_none() {
+            let mut core = Core {
+                log: Replayed::empty(),
+                key: keys.generate()?,
+                keys: keys.clone(),
+            };
+            let batch = core.genesis(&config.name);
+            match store.commit(&batch).await {
+                Ok(()) => {
+                    info!(key_id = %core.key.id, "created genesis entry and first signing key")
+                }
+                // Another process sharing the database created it first.
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+            replayed = replay(&*store).await?;
+        }
+        let active = replayed.active_key.clone().ok_or(LedgerError::Corrupt {
+            seq: 0,
+            detail: "no genesis entry".into(),
+        })?;
+        let name = replayed
+            .ledger
+            .clone()
+            .unwrap_or_else(|| config.name.clone());
+        let core = Box::new(Core {
+            key: keys.load(&active)?,
+            log: replayed,
             keys,
         });
-        let name = replayed.ledger.unwrap_or_else(|| config.name.clone());
-        if genesis {
-            let batch = core.genesis(&name);
-            store.commit(&batch).await?;
-            info!(key_id = %core.key.id, "created genesis entry and first signing key");
-        }
-        let next = core.head.next_seq;
+        let next = core.log.head.next_seq;
         info!(
             entries = next,
-            subjects = core.state.subject_count(),
+            subjects = core.log.state.subject_count(),
             "ledger opened"
         );
         let (committed_tx, committed) = watch::channel(next.saturating_sub(1));
@@ -98,6 +115,7 @@ impl<S: Store> Ledger<S> {
             committed,
             feed,
             name,
+            _claim: claim,
         })
     }
 

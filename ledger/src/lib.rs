@@ -34,7 +34,7 @@ mod writer;
 pub use error::{LedgerError, Rejection};
 pub use keys::{KeyStore, LedgerKey};
 pub use ledger::{Ledger, LedgerConfig};
-pub use store::{SqliteStore, Store, StoreError};
+pub use store::{AnyStore, PgStore, SqliteStore, Store, StoreError, WriterClaim};
 pub use verify::{FailureReason, VerifyFailure, VerifyReport};
 pub use writer::{AppendResult, Appended, Committed};
 

@@ -9,7 +9,7 @@ use consent_domain::{Event, LedgerState, Pseudonym, Timestamp};
 
 use crate::error::LedgerError;
 use crate::format::{EntryLine, GENESIS_PREV};
-use crate::store::Store;
+use crate::store::{Store, StoredLine};
 
 /// Page size when reading the log.
 const PAGE: u32 = 8192;
@@ -33,71 +33,91 @@ pub struct Replayed {
     pub keys: Vec<(String, String)>,
 }
 
-pub async fn replay<S: Store>(store: &S) -> Result<Replayed, LedgerError> {
-    let mut state = LedgerState::new();
-    let mut head = Head {
-        next_seq: 0,
-        prev: GENESIS_PREV.to_owned(),
-        last_time: None,
-    };
-    let mut ledger = None;
-    let mut active_key = None;
-    let mut keys = Vec::new();
-    let mut evidence_seqs: HashMap<Pseudonym, Vec<u64>> = HashMap::new();
-    loop {
-        let page = store.read_lines(head.next_seq, PAGE).await?;
-        let done = page.len() < PAGE as usize;
-        for row in page {
-            let corrupt = |detail: String| LedgerError::Corrupt {
-                seq: row.seq,
-                detail,
-            };
-            let entry = EntryLine::parse(&row.line).map_err(|e| corrupt(e.to_string()))?;
-            if entry.seq != head.next_seq || row.seq != head.next_seq {
-                return Err(corrupt(format!("expected entry {}", head.next_seq)));
-            }
-            if entry.prev != head.prev {
-                return Err(corrupt("prev does not link to the previous entry".into()));
-            }
-            match &entry.event {
-                Event::LedgerInitialized(g) => {
-                    ledger = Some(g.ledger.clone());
-                    active_key = Some(g.key_id.clone());
-                    keys.push((g.key_id.clone(), g.public_key.clone()));
-                }
-                Event::KeyRotated(r) => {
-                    active_key = Some(r.key_id.clone());
-                    keys.push((r.key_id.clone(), r.public_key.clone()));
-                }
-                _ => {}
-            }
-            if let (Some(subject), true) = (entry.event.subject(), entry.event.evidence().is_some())
-            {
-                evidence_seqs
-                    .entry(subject.clone())
-                    .or_default()
-                    .push(entry.seq);
-            }
-            if let Event::ErasureRequested(e) = &entry.event {
-                evidence_seqs.remove(&e.subject);
-            }
-            state.apply(&entry.event, entry.recorded_at);
-            head = Head {
-                next_seq: entry.seq + 1,
-                prev: entry.hash,
-                last_time: Some(entry.recorded_at),
-            };
-        }
-        if done {
-            break;
+impl Replayed {
+    /// The state before the first entry.
+    pub fn empty() -> Self {
+        Self {
+            state: LedgerState::new(),
+            head: Head {
+                next_seq: 0,
+                prev: GENESIS_PREV.to_owned(),
+                last_time: None,
+            },
+            ledger: None,
+            active_key: None,
+            keys: Vec::new(),
+            evidence_seqs: HashMap::new(),
         }
     }
-    Ok(Replayed {
-        state,
-        head,
-        ledger,
-        active_key,
-        keys,
-        evidence_seqs,
-    })
+
+    /// Folds the next stored entry in: it must carry the next sequence
+    /// number and link to the current head.
+    pub fn apply(&mut self, row: &StoredLine) -> Result<EntryLine, LedgerError> {
+        let corrupt = |detail: String| LedgerError::Corrupt {
+            seq: row.seq,
+            detail,
+        };
+        let entry = EntryLine::parse(&row.line).map_err(|e| corrupt(e.to_string()))?;
+        if entry.seq != self.head.next_seq || row.seq != self.head.next_seq {
+            return Err(corrupt(format!("expected entry {}", self.head.next_seq)));
+        }
+        if entry.prev != self.head.prev {
+            return Err(corrupt("prev does not link to the previous entry".into()));
+        }
+        match &entry.event {
+            Event::LedgerInitialized(g) => {
+                self.ledger = Some(g.ledger.clone());
+                self.active_key = Some(g.key_id.clone());
+                self.keys.push((g.key_id.clone(), g.public_key.clone()));
+            }
+            Event::KeyRotated(r) => {
+                self.active_key = Some(r.key_id.clone());
+                self.keys.push((r.key_id.clone(), r.public_key.clone()));
+            }
+            _ => {}
+        }
+        if let (Some(subject), true) = (entry.event.subject(), entry.event.evidence().is_some()) {
+            self.evidence_seqs
+                .entry(subject.clone())
+                .or_default()
+                .push(entry.seq);
+        }
+        if let Event::ErasureRequested(e) = &entry.event {
+            self.evidence_seqs.remove(&e.subject);
+        }
+        self.state.apply(&entry.event, entry.recorded_at);
+        self.head = Head {
+            next_seq: entry.seq + 1,
+            prev: entry.hash.clone(),
+            last_time: Some(entry.recorded_at),
+        };
+        Ok(entry)
+    }
+}
+
+/// Rebuilds everything from the stored log.
+pub async fn replay<S: Store>(store: &S) -> Result<Replayed, LedgerError> {
+    let mut replayed = Replayed::empty();
+    catch_up(store, &mut replayed, |_, _| {}).await?;
+    Ok(replayed)
+}
+
+/// Folds in the entries stored after `replayed`'s head (written by another
+/// process sharing the database), calling `seen` with each.
+pub async fn catch_up<S: Store>(
+    store: &S,
+    replayed: &mut Replayed,
+    mut seen: impl FnMut(&StoredLine, EntryLine),
+) -> Result<(), LedgerError> {
+    loop {
+        let page = store.read_lines(replayed.head.next_seq, PAGE).await?;
+        let done = page.len() < PAGE as usize;
+        for row in &page {
+            let entry = replayed.apply(row)?;
+            seen(row, entry);
+        }
+        if done {
+            return Ok(());
+        }
+    }
 }

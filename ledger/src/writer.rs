@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use consent_domain::event::{KeyRotated, LedgerInitialized};
 use consent_domain::pseudonym::{evidence_ref, pseudonym};
-use consent_domain::{Command, Digest, Event, LedgerState, Pseudonym, Submission, Timestamp};
+use consent_domain::{Command, Digest, Event, Pseudonym, Submission, Timestamp};
 use ed25519_dalek::Signer;
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest as _, Sha256};
@@ -22,7 +22,7 @@ use tracing::{debug, error, info_span, warn, Instrument};
 use crate::error::{LedgerError, Rejection};
 use crate::format::{body_json, entry_hash, signed_line};
 use crate::keys::{KeyStore, LedgerKey};
-use crate::replay::{replay, Head};
+use crate::replay::{catch_up, replay, Head, Replayed};
 use crate::store::{
     CommitBatch, EntryRow, Erasure, EvidenceRow, IdempotencyHit, IdempotencyRow, Store, StoreError,
     SubjectRow,
@@ -58,10 +58,9 @@ pub(crate) enum Request {
 /// The writer's mutable core, moved into a blocking thread while a batch is
 /// prepared.
 pub(crate) struct Core {
-    pub state: LedgerState,
-    /// Per subject, the entries whose evidence rows an erasure must delete.
-    pub evidence_seqs: HashMap<Pseudonym, Vec<u64>>,
-    pub head: Head,
+    /// The rules' state, the head, and per subject the entries whose
+    /// evidence rows an erasure must delete.
+    pub log: Replayed,
     pub key: LedgerKey,
     pub keys: KeyStore,
 }
@@ -126,11 +125,18 @@ struct Unsigned {
 impl Core {
     /// Builds the next entry's body and hash, and advances the head.
     fn chain(&mut self, event: &Event, at: Timestamp, signer_id: &str) -> (u64, String, [u8; 32]) {
-        let seq = self.head.next_seq;
+        let seq = self.log.head.next_seq;
         let payload = event.payload_json();
-        let body = body_json(seq, at, &self.head.prev, event.kind(), &payload, signer_id);
+        let body = body_json(
+            seq,
+            at,
+            &self.log.head.prev,
+            event.kind(),
+            &payload,
+            signer_id,
+        );
         let hash = entry_hash(body.as_bytes());
-        self.head = Head {
+        self.log.head = Head {
             next_seq: seq + 1,
             prev: hex::encode(hash),
             last_time: Some(at),
@@ -147,7 +153,7 @@ impl Core {
             public_key: self.key.public_hex(),
         });
         let (seq, body, hash) = self.chain(&event, at, &self.key.id.clone());
-        self.state.apply(&event, at);
+        self.log.state.apply(&event, at);
         let sig = self.key.signing.sign(&hash).to_bytes();
         CommitBatch {
             entries: vec![EntryRow {
@@ -163,7 +169,7 @@ impl Core {
     }
 
     fn prepare(&mut self, requests: &[Request], lookups: Lookups) -> Prepared {
-        let at = Timestamp::now().max(self.head.last_time.unwrap_or(Timestamp::from_micros(0)));
+        let at = Timestamp::now().max(self.log.head.last_time.unwrap_or(Timestamp::from_micros(0)));
         let at_text = at.to_string();
         let mut batch = CommitBatch::default();
         let mut outcomes = Vec::with_capacity(requests.len());
@@ -192,7 +198,7 @@ impl Core {
                     });
                     let signer = signers.len() - 1;
                     let (seq, body, hash) = self.chain(&event, at, &signers[signer].id.clone());
-                    self.state.apply(&event, at);
+                    self.log.state.apply(&event, at);
                     batch.entries.push(EntryRow {
                         seq,
                         recorded_at: at_text.clone(),
@@ -298,7 +304,7 @@ impl Core {
                         )
                         .unwrap_or_else(|never| match never {});
                     let subject = command.subject().cloned();
-                    let event = match self.state.decide(command, at) {
+                    let event = match self.log.state.decide(command, at) {
                         Ok(e) => e,
                         Err(e) => {
                             outcomes.push(Outcome::Now(Ok(Err(e.into()))));
@@ -307,7 +313,7 @@ impl Core {
                     };
                     let signer = signers.len() - 1;
                     let (seq, body, hash) = self.chain(&event, at, &signers[signer].id.clone());
-                    self.state.apply(&event, at);
+                    self.log.state.apply(&event, at);
                     if let (Some(id), Some(p)) = (&subject_id, &subject) {
                         let entry = subjects.get_mut(id).expect("resolved above");
                         if !entry.2 {
@@ -327,12 +333,16 @@ impl Core {
                                 salt,
                                 content,
                             });
-                            self.evidence_seqs.entry(p.clone()).or_default().push(seq);
+                            self.log
+                                .evidence_seqs
+                                .entry(p.clone())
+                                .or_default()
+                                .push(seq);
                         }
                         if matches!(event, Event::ErasureRequested(_)) {
                             batch.erase.push(Erasure {
                                 subject_id: id.clone(),
-                                evidence_seqs: self.evidence_seqs.remove(p).unwrap_or_default(),
+                                evidence_seqs: self.log.evidence_seqs.remove(p).unwrap_or_default(),
                             });
                             subjects.remove(id);
                             erased_here.push(id.clone());
@@ -408,11 +418,95 @@ pub struct Committed {
 impl<S: Store> Writer<S> {
     pub async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
         let mut requests = Vec::with_capacity(self.max_batch);
-        while rx.recv_many(&mut requests, self.max_batch).await > 0 {
-            let span = info_span!("append_batch", size = requests.len());
-            self.process(std::mem::take(&mut requests))
-                .instrument(span)
-                .await;
+        // Set when the store is shared with other processes (PostgreSQL):
+        // the last sequence number any of them committed.
+        let mut shared_head = self.store.shared_head();
+        loop {
+            tokio::select! {
+                n = rx.recv_many(&mut requests, self.max_batch) => {
+                    if n == 0 {
+                        break;
+                    }
+                    let span = info_span!("append_batch", size = requests.len());
+                    self.locked_process(std::mem::take(&mut requests))
+                        .instrument(span)
+                        .await;
+                }
+                Ok(()) = async { shared_head.as_mut().expect("guarded").changed().await },
+                    if shared_head.is_some() =>
+                {
+                    if *shared_head.as_ref().expect("guarded").borrow() >= self.next_seq() {
+                        self.follow().await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// On a shared store: takes the append lock, catches up with what other
+    /// processes appended, then prepares and commits with no race to lose.
+    async fn locked_process(&mut self, requests: Vec<Request>) {
+        let locked = match self.store.lock_appends().await {
+            Ok(locked) => locked,
+            Err(e) => {
+                error!(error = %e, "taking the append lock failed");
+                return fail_all(requests, &e.to_string());
+            }
+        };
+        if locked {
+            self.follow().await;
+        }
+        self.process(requests).await;
+        if locked {
+            self.store.unlock_appends().await;
+        }
+    }
+
+    fn next_seq(&self) -> u64 {
+        self.core.as_ref().map_or(0, |c| c.log.head.next_seq)
+    }
+
+    /// Folds in what other processes appended to the shared database and
+    /// passes it on to this process's feed, so its projections see one log.
+    async fn follow(&mut self) {
+        let core = self.core.as_mut().expect("core is present between batches");
+        let key_before = core.log.active_key.clone();
+        let mut fresh = Vec::new();
+        let followed = catch_up(&*self.store, &mut core.log, |row, entry| {
+            if let Ok(hash) = <[u8; 32]>::try_from(row.hash.as_slice()) {
+                fresh.push(Committed {
+                    seq: entry.seq,
+                    recorded_at: entry.recorded_at,
+                    hash,
+                    event: entry.event,
+                });
+            }
+        })
+        .await;
+        if let Err(e) = followed {
+            error!(error = %e, "following another writer's entries failed");
+            return;
+        }
+        if core.log.active_key != key_before {
+            if let Some(active) = core.log.active_key.clone() {
+                match core.keys.load(&active) {
+                    Ok(k) => core.key = k,
+                    Err(e) => {
+                        error!(error = %e, key_id = %active, "cannot load the key another writer rotated to")
+                    }
+                }
+            }
+        }
+        if let Some(last) = fresh.last() {
+            debug!(
+                entries = fresh.len(),
+                last_seq = last.seq,
+                "followed another writer"
+            );
+            self.committed.send_replace(last.seq);
+            if self.feed.receiver_count() > 0 {
+                let _ = self.feed.send(fresh.into());
+            }
         }
     }
 
@@ -457,19 +551,17 @@ impl<S: Store> Writer<S> {
     async fn reload(&mut self) -> Result<(), LedgerError> {
         let r = replay(&*self.store).await?;
         let core = self.core.as_mut().expect("core is present between batches");
-        let active = r.active_key.ok_or(LedgerError::Corrupt {
+        let active = r.active_key.clone().ok_or(LedgerError::Corrupt {
             seq: 0,
             detail: "no genesis entry".into(),
         })?;
         core.key = core.keys.load(&active)?;
-        core.state = r.state;
-        core.evidence_seqs = r.evidence_seqs;
-        core.head = r.head;
+        core.log = r;
         Ok(())
     }
 
     async fn process(&mut self, mut requests: Vec<Request>) {
-        for attempt in 0..2 {
+        for attempt in 0..=CONFLICT_RETRIES {
             let lookups = match self.lookups(&requests).await {
                 Ok(l) => l,
                 Err(e) => {
@@ -511,8 +603,11 @@ impl<S: Store> Writer<S> {
                     );
                     return answer(requests, prepared, None);
                 }
-                Err(StoreError::Conflict(seq)) if attempt == 0 => {
-                    warn!(seq, "another writer appended first; reloading and retrying");
+                Err(StoreError::Conflict(seq)) if attempt < CONFLICT_RETRIES => {
+                    warn!(
+                        seq,
+                        attempt, "another writer appended first; reloading and retrying"
+                    );
                     if let Err(e) = self.reload().await {
                         error!(error = %e, "reloading after a conflict failed");
                         return fail_all(requests, &e.to_string());
@@ -530,6 +625,10 @@ impl<S: Store> Writer<S> {
         }
     }
 }
+
+/// How many times a batch is re-prepared after losing a race with another
+/// writer before its appenders get an error.
+const CONFLICT_RETRIES: usize = 16;
 
 fn fail_all(requests: Vec<Request>, failure: &str) {
     for request in requests {

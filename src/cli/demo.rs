@@ -24,7 +24,7 @@ use consent_domain::{
     Submission, Timestamp,
 };
 use consent_ledger::replay::replay;
-use consent_ledger::{AppendResult, Ledger, SqliteStore};
+use consent_ledger::{AnyStore, AppendResult, Ledger};
 use serde_json::json;
 
 use crate::db::Location;
@@ -65,7 +65,7 @@ impl Tally {
 }
 
 async fn submit_all(
-    ledger: &Ledger<SqliteStore>,
+    ledger: &Ledger<AnyStore>,
     submissions: Vec<(Submission, Option<String>)>,
 ) -> anyhow::Result<Tally> {
     let mut pending: Vec<(&'static str, _)> = Vec::with_capacity(submissions.len());
@@ -402,7 +402,7 @@ pub async fn run(at: &Location, args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn publish(ledger: &Ledger<SqliteStore>, policy: PolicyVersion) -> anyhow::Result<()> {
+async fn publish(ledger: &Ledger<AnyStore>, policy: PolicyVersion) -> anyhow::Result<()> {
     let version = policy.version.clone();
     match ledger
         .append(Submission::PolicyPublished(PublishPolicy { policy }), None)

@@ -24,7 +24,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use consent_domain::Pseudonym;
-use consent_ledger::{Ledger, SqliteStore};
+use consent_ledger::{AnyStore, Ledger};
 use request_span::RequestSpan;
 
 pub use auth::{create_key, Scope};
@@ -33,7 +33,7 @@ pub use openapi::document_text as openapi_document;
 use consent_consumers::LiveProjection;
 
 /// The storage engine the server runs on.
-pub type Backend = SqliteStore;
+pub type Backend = AnyStore;
 
 pub struct AppState {
     pub ledger: Ledger<Backend>,

@@ -4,9 +4,8 @@
 use super::common;
 
 use common::{grant, submission, TempLedger};
-use consent_ledger::{SqliteStore, Store};
+use consent_ledger::Store;
 use serde_json::json;
-use sqlx::{Connection, SqliteConnection};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_appenders_make_one_contiguous_chain() {
@@ -56,7 +55,7 @@ async fn erasure_deletes_the_secret_and_evidence_and_the_chain_still_verifies() 
         .unwrap()
         .unwrap();
     let pseudonym = g.subject.unwrap().to_string();
-    let mut conn = SqliteConnection::connect(&t.url()).await.unwrap();
+    let mut conn = t.sql().await;
     let count = |table: &'static str| {
         format!("SELECT count(*) FROM {table} WHERE pseudonym = '{pseudonym}'")
     };
@@ -126,7 +125,7 @@ async fn a_restarted_ledger_continues_the_same_chain() {
     let w = common::withdraw("a", Some("marketing"));
     let a = ledger.append(w, None).await.unwrap().unwrap();
     assert_eq!(a.seq, 3);
-    let store = SqliteStore::open(&t.url()).await.unwrap();
+    let store = t.store().await;
     assert_eq!(store.head().await.unwrap().unwrap().seq, 3);
     consent_ledger::verify_store(&store, None)
         .await

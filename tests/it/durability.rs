@@ -14,7 +14,13 @@ fn acknowledged_appends_survive_kill_9() {
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_consent"))
         .current_dir(t.dir.path())
-        .args(["--db", &t.url(), "append"])
+        .args([
+            "--db",
+            &t.url(),
+            "--keys",
+            t.keys().to_str().unwrap(),
+            "append",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -61,9 +67,7 @@ fn acknowledged_appends_survive_kill_9() {
     );
     // And each acknowledged entry is exactly the one acknowledged.
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let store = rt
-        .block_on(consent_ledger::SqliteStore::open(&t.url()))
-        .unwrap();
+    let store = rt.block_on(t.store());
     for (seq, hash) in acked.iter().step_by(97) {
         use consent_ledger::Store;
         let row = rt.block_on(store.read_lines(*seq, 1)).unwrap().remove(0);

@@ -92,7 +92,7 @@ async fn rotation_is_signed_by_the_old_key_and_later_entries_by_the_new() {
     assert_ne!(after["active"], before["active"]);
 
     use consent_ledger::Store;
-    let store = consent_ledger::SqliteStore::open(&t.url()).await.unwrap();
+    let store = t.store().await;
     let rot = consent_ledger::format::EntryLine::parse(
         &store.read_lines(rotation_seq, 1).await.unwrap()[0].line,
     )

@@ -16,3 +16,4 @@ mod reference_policy_http;
 mod rejections;
 mod schemas;
 mod tamper;
+mod two_writers;

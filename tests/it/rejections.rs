@@ -4,14 +4,14 @@
 use super::common;
 
 use common::{grant, json_lines, publish, reference_policy, submission, withdraw, TempLedger};
-use consent_ledger::{Ledger, SqliteStore, Store};
+use consent_ledger::{AnyStore, Ledger, Store};
 use serde_json::json;
 
-async fn head(ledger: &Ledger<SqliteStore>) -> u64 {
+async fn head(ledger: &Ledger<AnyStore>) -> u64 {
     ledger.store().head().await.unwrap().unwrap().seq
 }
 
-async fn rejected(ledger: &Ledger<SqliteStore>, s: consent_domain::Submission) -> &'static str {
+async fn rejected(ledger: &Ledger<AnyStore>, s: consent_domain::Submission) -> &'static str {
     let before = head(ledger).await;
     let code = ledger.append(s, None).await.unwrap().unwrap_err().code();
     assert_eq!(
@@ -147,7 +147,7 @@ async fn each_rule_rejects_with_its_code_and_appends_nothing() {
     // After erasure the id is unlinkable: it would be a new subject.
     assert_eq!(rejected(&ledger, close("a")).await, "unknown_subject");
 
-    let store = SqliteStore::open(&t.url()).await.unwrap();
+    let store = t.store().await;
     consent_ledger::verify_store(&store, None)
         .await
         .unwrap()

@@ -1,34 +1,18 @@
-//! Tampering with the SQLite file directly (editing, deleting, swapping,
+//! Tampering with the database directly (editing, deleting, swapping,
 //! inserting entries) makes `consent verify` fail and name the entry.
 
 use super::common;
 
 use common::{json_lines, populated, TempLedger};
 use proptest::prelude::*;
-use sqlx::{Connection, SqliteConnection};
 
-/// Runs SQL against the ledger file with the append-only triggers removed,
-/// as an attacker holding the file would.
 async fn tamper(t: &TempLedger, statements: &[String]) {
-    let mut conn = SqliteConnection::connect(&t.url()).await.unwrap();
-    sqlx::query("DROP TRIGGER IF EXISTS entries_no_update")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    sqlx::query("DROP TRIGGER IF EXISTS entries_no_delete")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    for s in statements {
-        sqlx::query(s).execute(&mut conn).await.unwrap();
-    }
-    conn.close().await.unwrap();
+    t.tamper(statements).await
 }
 
 async fn line(t: &TempLedger, seq: u64) -> String {
-    let mut conn = SqliteConnection::connect(&t.url()).await.unwrap();
-    sqlx::query_scalar("SELECT line FROM entries WHERE seq = ?")
-        .bind(seq as i64)
+    let mut conn = t.sql().await;
+    sqlx::query_scalar(&format!("SELECT line FROM entries WHERE seq = {seq}"))
         .fetch_one(&mut conn)
         .await
         .unwrap()
@@ -150,9 +134,9 @@ async fn inserting_a_forged_entry_is_a_bad_signature() {
         ));
     }
     statements.push(format!(
-        "INSERT INTO entries (seq, recorded_at, hash, subject, kind, line) VALUES (12, {}, X'{}', NULL, 'consent_granted', {})",
+        "INSERT INTO entries (seq, recorded_at, hash, subject, kind, line) VALUES (12, {}, {}, NULL, 'consent_granted', {})",
         sql_str(v["recorded_at"].as_str().unwrap()),
-        hex::encode(hash),
+        t.blob(&hash),
         sql_str(&forged)
     ));
     tamper(&t, &statements).await;
@@ -164,7 +148,10 @@ async fn changing_the_stored_hash_column_is_caught() {
     let (t, _) = fresh().await;
     tamper(
         &t,
-        &["UPDATE entries SET hash = zeroblob(32) WHERE seq = 3".into()],
+        &[format!(
+            "UPDATE entries SET hash = {} WHERE seq = 3",
+            t.blob(&[0; 32])
+        )],
     )
     .await;
     assert_verify_fails(&t, 3, "stored_hash_mismatch");
@@ -173,7 +160,7 @@ async fn changing_the_stored_hash_column_is_caught() {
 #[tokio::test]
 async fn the_database_refuses_updates_and_deletes_of_entries() {
     let (t, _) = fresh().await;
-    let mut conn = SqliteConnection::connect(&t.url()).await.unwrap();
+    let mut conn = t.sql().await;
     let update = sqlx::query("UPDATE entries SET kind = 'x' WHERE seq = 1")
         .execute(&mut conn)
         .await;
@@ -201,7 +188,7 @@ proptest! {
             bytes[i] = byte;
             let edited = String::from_utf8(bytes).unwrap();
             tamper(&t, &[format!("UPDATE entries SET line = {} WHERE seq = {seq}", sql_str(&edited))]).await;
-            let store = consent_ledger::SqliteStore::open(&t.url()).await.unwrap();
+            let store = t.store().await;
             let failure = consent_ledger::verify_store(&store, None).await.unwrap().unwrap_err();
             prop_assert_eq!(failure.seq, seq, "{}", failure);
             Ok(())

@@ -1,6 +1,7 @@
-//! Storage behind one trait. The writer, verifier and exporter only see
-//! [`Store`]; each engine lives in its own module (SQLite now, PostgreSQL
-//! next) with each SQL statement in its own named `.sql` file beside it.
+//! Storage behind one trait. The writer, verifier, exporter and followers
+//! only see [`Store`]; each engine lives in its own module (`sqlite.rs`,
+//! `postgres.rs`) with each SQL statement in its own named `.sql` file
+//! beside it, and [`AnyStore`] picks one from a URL.
 //!
 //! A store keeps the log (append-only), the mutable per-subject secrets and
 //! off-log evidence, and idempotency keys. [`Store::commit`] writes a whole
@@ -9,8 +10,12 @@
 use std::collections::HashMap;
 use std::future::Future;
 
+mod any;
+mod postgres;
 mod sqlite;
 
+pub use any::AnyStore;
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -22,10 +27,36 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migrating the schema: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("unsupported database URL {0:?}: expected sqlite://PATH")]
+    #[error("unsupported database URL {0:?}: expected sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
+    #[error("{0} is being appended to by another process (pid in the lock file); an SQLite ledger has one writer: append through that process, or use PostgreSQL for several")]
+    WriterBusy(String),
     #[error("stored data is corrupt at entry {seq}: {detail}")]
     Corrupt { seq: u64, detail: String },
+}
+
+/// A recipient notification given up on after its last retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub seq: u64,
+    pub recipient: String,
+    pub attempts: u32,
+    pub last_error: String,
+    pub failed_at: String,
+}
+
+/// The right to write a single-writer store, released when dropped (the
+/// ledger handle holds it; the OS drops it with the process, however the
+/// process ends).
+#[derive(Debug, Default)]
+pub struct WriterClaim {
+    _lock: Option<std::fs::File>,
+}
+
+impl WriterClaim {
+    pub(crate) fn file(lock: std::fs::File) -> Self {
+        Self { _lock: Some(lock) }
+    }
 }
 
 /// The last entry: where the next append links to.
@@ -190,4 +221,50 @@ pub trait Store: Send + Sync + 'static {
     /// Writes the batch atomically and durably. Fails with
     /// [`StoreError::Conflict`] if any of its sequence numbers is taken.
     fn commit(&self, batch: &CommitBatch) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Where the follower `name` has got to (the next entry it handles).
+    fn cursor(&self, name: &str) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
+
+    /// Records the follower's position.
+    fn save_cursor(
+        &self,
+        name: &str,
+        next_seq: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records (or updates) a notification given up on.
+    fn record_dead_letter(
+        &self,
+        letter: &DeadLetter,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn dead_letters(&self) -> impl Future<Output = Result<Vec<DeadLetter>, StoreError>> + Send;
+
+    /// Makes this process the store's writer for as long as the store is
+    /// open, or fails with [`StoreError::WriterBusy`] if a store that
+    /// allows only one writing process already has one. Stores that many
+    /// processes may append to (PostgreSQL) accept every claim and
+    /// serialise the appends themselves ([`Store::lock_appends`]).
+    fn claim_writer(&self) -> impl Future<Output = Result<WriterClaim, StoreError>> + Send {
+        async { Ok(WriterClaim::default()) }
+    }
+
+    /// Takes the store-wide right to append, held until
+    /// [`Store::unlock_appends`]: while it is held no other process
+    /// commits, so the writer can catch up, prepare and commit without
+    /// losing a race. Returns false for single-writer stores (nothing to do).
+    fn lock_appends(&self) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        async { Ok(false) }
+    }
+
+    fn unlock_appends(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// For a store shared by several processes: the last sequence number
+    /// any of them committed, as it changes. `None` for a store only this
+    /// process writes (its own commit feed says everything).
+    fn shared_head(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 }

@@ -2,6 +2,7 @@
 //! acknowledged commit survives power loss, not only a process crash.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +12,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use tokio::sync::oneshot;
 
-use super::{CommitBatch, Head, IdempotencyHit, Store, StoreError, StoredLine};
+use super::{
+    CommitBatch, DeadLetter, Head, IdempotencyHit, Store, StoreError, StoredLine, WriterClaim,
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -28,6 +31,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Stops the background checkpointer when the last clone is dropped.
     _checkpointer: Arc<oneshot::Sender<()>>,
+    /// The database file (None in memory).
+    path: Option<PathBuf>,
 }
 
 /// How often the background task folds the WAL back into the database.
@@ -62,10 +67,18 @@ impl SqliteStore {
             .await?;
         let (stop, stopped) = oneshot::channel();
         tokio::spawn(checkpointer(pool.clone(), stopped));
+        let path = url
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:")
+            .split('?')
+            .next()
+            .filter(|p| !p.is_empty() && !p.contains(":memory:"))
+            .map(PathBuf::from);
         Ok(Self {
             pool,
             writer,
             _checkpointer: Arc::new(stop),
+            path,
         })
     }
 }
@@ -323,5 +336,79 @@ impl Store for SqliteStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn cursor(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        let next: Option<i64> = sqlx::query_scalar(include_str!("sqlite/cursor.sql"))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(next.map(|n| n as u64))
+    }
+
+    async fn save_cursor(&self, name: &str, next_seq: u64) -> Result<(), StoreError> {
+        sqlx::query(include_str!("sqlite/save_cursor.sql"))
+            .bind(name)
+            .bind(next_seq as i64)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn record_dead_letter(&self, letter: &DeadLetter) -> Result<(), StoreError> {
+        sqlx::query(include_str!("sqlite/record_dead_letter.sql"))
+            .bind(letter.seq as i64)
+            .bind(&letter.recipient)
+            .bind(letter.attempts as i64)
+            .bind(&letter.last_error)
+            .bind(&letter.failed_at)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
+        let rows: Vec<(i64, String, i64, String, String)> =
+            sqlx::query_as(include_str!("sqlite/dead_letters.sql"))
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(seq, recipient, attempts, last_error, failed_at)| DeadLetter {
+                    seq: seq as u64,
+                    recipient,
+                    attempts: attempts as u32,
+                    last_error,
+                    failed_at,
+                },
+            )
+            .collect())
+    }
+
+    /// One writing process per file: an exclusive lock on `<db>-writer.lock`
+    /// (released by the OS when the process ends, however it ends).
+    async fn claim_writer(&self) -> Result<WriterClaim, StoreError> {
+        let Some(path) = &self.path else {
+            return Ok(WriterClaim::default());
+        };
+        let mut name = path.as_os_str().to_owned();
+        name.push("-writer.lock");
+        let busy = || StoreError::WriterBusy(path.display().to_string());
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(PathBuf::from(name))
+            .map_err(|_| busy())?;
+        match file.try_lock() {
+            Ok(()) => {
+                use std::io::Write;
+                let _ = file.set_len(0);
+                let _ = writeln!(&file, "{}", std::process::id());
+                Ok(WriterClaim::file(file))
+            }
+            Err(_) => Err(busy()),
+        }
     }
 }

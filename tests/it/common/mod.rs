@@ -1,5 +1,11 @@
 //! Helpers shared by the integration tests: temporary ledgers on real
-//! SQLite files, the `consent` binary, and realistic submissions.
+//! SQLite files or real PostgreSQL databases, the `consent` binary, and
+//! realistic submissions.
+//!
+//! One suite, two backends: `CONSENT_TEST_DB=postgres` runs every ledger
+//! test against a fresh PostgreSQL database per test (base URL from
+//! `CONSENT_TEST_PG`, default `postgres://postgres@127.0.0.1:5432`);
+//! otherwise each test gets its own SQLite file.
 #![allow(dead_code)]
 
 pub mod server;
@@ -8,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use consent_domain::{PolicyVersion, Submission};
-use consent_ledger::{KeyStore, Ledger, LedgerConfig, SqliteStore};
+use consent_ledger::{AnyStore, KeyStore, Ledger, LedgerConfig};
 use serde_json::{json, Value};
 
 pub const REFERENCE_POLICY: &str = include_str!("../../../examples/reference-policy.json");
@@ -17,15 +23,77 @@ pub fn reference_policy() -> PolicyVersion {
     serde_json::from_str(REFERENCE_POLICY).expect("the reference policy parses")
 }
 
-/// A temporary directory holding one ledger (`ledger.db`, `ledger.keys/`).
+/// The PostgreSQL server the tests use.
+pub fn pg_base() -> String {
+    std::env::var("CONSENT_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// Whether this run puts the ledger tests on PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var("CONSENT_TEST_DB").is_ok_and(|b| b == "postgres")
+}
+
+/// A fresh, uniquely named PostgreSQL database, dropped with the value.
+pub struct TempDatabase {
+    pub name: String,
+}
+
+impl TempDatabase {
+    pub fn new() -> Self {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        Self {
+            name: format!(
+                "consent_test_{}_{}_{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed),
+                nanos
+            ),
+        }
+    }
+    /// Its URL (the store creates the database on first open).
+    pub fn url(&self) -> String {
+        format!("{}/{}", pg_base(), self.name)
+    }
+}
+
+impl Drop for TempDatabase {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc"])
+            .arg(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// A temporary directory holding one ledger's keys (`ledger.keys/`) and,
+/// on SQLite, its file (`ledger.db`); on PostgreSQL, a temporary database.
 pub struct TempLedger {
     pub dir: tempfile::TempDir,
+    pub pg: Option<TempDatabase>,
 }
 
 impl TempLedger {
     pub fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("a temp dir"),
+            pg: on_postgres().then(TempDatabase::new),
+        }
+    }
+    /// A ledger on SQLite whatever the run's backend (for SQLite-only tests).
+    pub fn sqlite() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("a temp dir"),
+            pg: None,
         }
     }
     /// A ledger with the reference policy published through the CLI.
@@ -43,20 +111,63 @@ impl TempLedger {
         self.dir.path().join("ledger.db")
     }
     pub fn url(&self) -> String {
-        format!("sqlite://{}", self.db_path().display())
+        match &self.pg {
+            Some(db) => db.url(),
+            None => format!("sqlite://{}", self.db_path().display()),
+        }
+    }
+    pub async fn store(&self) -> AnyStore {
+        AnyStore::open(&self.url()).await.expect("store opens")
+    }
+    /// A raw connection, as someone with database access would have.
+    pub async fn sql(&self) -> sqlx::AnyConnection {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        sqlx::AnyConnection::connect(&self.url())
+            .await
+            .expect("database connects")
+    }
+    /// A byte-string literal in this backend's SQL.
+    pub fn blob(&self, bytes: &[u8]) -> String {
+        if self.pg.is_some() {
+            format!("'\\x{}'::bytea", hex::encode(bytes))
+        } else {
+            format!("X'{}'", hex::encode(bytes))
+        }
+    }
+    /// Runs SQL with the append-only triggers removed, as an attacker
+    /// holding the database would.
+    pub async fn tamper(&self, statements: &[String]) {
+        use sqlx::Connection;
+        let mut conn = self.sql().await;
+        let drops: &[&str] = if self.pg.is_some() {
+            &["ALTER TABLE entries DISABLE TRIGGER USER"]
+        } else {
+            &[
+                "DROP TRIGGER IF EXISTS entries_no_update",
+                "DROP TRIGGER IF EXISTS entries_no_delete",
+            ]
+        };
+        for s in drops {
+            sqlx::query(s).execute(&mut conn).await.unwrap();
+        }
+        for s in statements {
+            sqlx::query(s).execute(&mut conn).await.unwrap();
+        }
+        conn.close().await.unwrap();
     }
     pub fn keys(&self) -> PathBuf {
         self.dir.path().join("ledger.keys")
     }
-    pub async fn open(&self) -> Ledger<SqliteStore> {
-        let store = SqliteStore::open(&self.url()).await.expect("store opens");
+    pub async fn open(&self) -> Ledger<AnyStore> {
+        let store = self.store().await;
         let keys = KeyStore::open(self.keys()).expect("key store opens");
         Ledger::open(store, keys, LedgerConfig::default())
             .await
             .expect("ledger opens")
     }
     /// Opens the ledger and publishes the reference policy in it.
-    pub async fn open_published(&self) -> Ledger<SqliteStore> {
+    pub async fn open_published(&self) -> Ledger<AnyStore> {
         let ledger = self.open().await;
         ledger
             .append(publish(&reference_policy()), None)
@@ -67,7 +178,10 @@ impl TempLedger {
     }
     /// Runs the `consent` binary against this ledger.
     pub fn consent(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        consent_in(self.dir.path(), &self.url(), args, stdin)
+        let keys = self.keys();
+        let mut all = vec!["--keys", keys.to_str().expect("a UTF-8 temp path")];
+        all.extend_from_slice(args);
+        consent_in(self.dir.path(), &self.url(), &all, stdin)
     }
 }
 

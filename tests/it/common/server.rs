@@ -31,34 +31,57 @@ fn free_port() -> u16 {
 
 pub async fn start() -> Server {
     let t = TempLedger::with_reference_policy();
+    let (child, base) = spawn(&t, "serve.log", &[]).await;
+    Server { child, base, t }
+}
+
+/// Starts `consent serve` for `t`'s ledger with `extra` arguments, logging
+/// to `log` in its directory; returns once `/healthz` answers.
+pub async fn spawn(t: &TempLedger, log: &str, extra: &[&str]) -> (Child, String) {
     let port = free_port();
-    let log = std::fs::File::create(t.dir.path().join("serve.log")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_consent"))
+    let log = std::fs::File::create(t.dir.path().join(log)).unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let keys = t.keys();
+    let url = t.url();
+    let mut args = vec![
+        "--db",
+        &url,
+        "--keys",
+        keys.to_str().unwrap(),
+        "serve",
+        "--listen",
+        &listen,
+    ];
+    args.extend_from_slice(extra);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_consent"))
         .current_dir(t.dir.path())
-        .args([
-            "--db",
-            &t.url(),
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
+        .args(&args)
         .env("CONSENT_LOG", "debug")
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
+    wait_healthy(&base, &mut child).await;
+    (child, base)
+}
+
+/// Waits (up to 30 s) until `base/healthz` answers 200.
+pub async fn wait_healthy(base: &str, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(r) = reqwest::get(format!("{base}/healthz")).await {
             if r.status().is_success() {
-                break;
+                return;
             }
         }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the server exited before answering"
+        );
         assert!(Instant::now() < deadline, "the server did not come up");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    Server { child, base, t }
 }
 
 impl Server {

@@ -1,0 +1,1 @@
+INSERT INTO api_keys (id, secret_hash, scopes, created_at) VALUES ($1, $2, $3, $4)

@@ -1,0 +1,1 @@
+SELECT next_seq FROM cursors WHERE name = $1

@@ -1,0 +1,1 @@
+DELETE FROM evidence WHERE seq = ANY($1)

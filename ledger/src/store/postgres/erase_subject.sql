@@ -1,0 +1,1 @@
+DELETE FROM subjects WHERE subject_id = $1

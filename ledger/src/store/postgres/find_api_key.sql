@@ -1,0 +1,1 @@
+SELECT secret_hash, scopes FROM api_keys WHERE id = $1

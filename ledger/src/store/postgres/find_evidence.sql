@@ -1,0 +1,1 @@
+SELECT reference, content FROM evidence WHERE seq = $1

@@ -1,0 +1,1 @@
+SELECT seq, hash, recorded_at FROM entries ORDER BY seq DESC LIMIT 1

@@ -1,0 +1,1 @@
+SELECT pseudonym FROM subjects WHERE subject_id = $1

@@ -1,0 +1,1 @@
+SELECT seq, hash, line FROM entries WHERE seq >= $1 ORDER BY seq LIMIT $2

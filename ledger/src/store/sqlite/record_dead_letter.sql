@@ -1,0 +1,1 @@
+INSERT INTO dead_letters (seq, recipient, attempts, last_error, failed_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (seq, recipient) DO UPDATE SET attempts = excluded.attempts, last_error = excluded.last_error, failed_at = excluded.failed_at

@@ -8,6 +8,10 @@
 //! It knows the ledger's public surface (`Ledger::subscribe`, `Store`) and
 //! the projections; it must not know about HTTP, the CLI or SQL.
 
+pub mod kafka_node;
 pub mod projector;
+pub mod relay;
 
+pub use kafka_node::{NodeConfig, NodeError};
 pub use projector::{LiveProjection, ProjectorError};
+pub use relay::{KafkaConfig, RelayError};

@@ -31,6 +31,20 @@ pub struct LiveProjection {
 }
 
 impl LiveProjection {
+    /// An empty projection (checkpoint: nothing applied).
+    pub fn new() -> Self {
+        Self {
+            model: RwLock::new(ConsentProjection::new()),
+            checkpoint: watch::channel(None).0,
+        }
+    }
+
+    /// Announces what the model has applied to those waiting on it.
+    pub fn publish_checkpoint(&self) {
+        let checkpoint = self.model.read().expect("projection lock").checkpoint();
+        self.checkpoint.send_replace(checkpoint);
+    }
+
     pub fn checkpoint(&self) -> Option<u64> {
         *self.checkpoint.borrow()
     }
@@ -91,10 +105,7 @@ async fn catch_up<S: Store>(store: &S, projection: &LiveProjection) -> Result<()
 pub async fn start<S: Store>(ledger: &Ledger<S>) -> Result<Arc<LiveProjection>, ProjectorError> {
     // Subscribe before reading the store so nothing committed in between is missed.
     let mut feed = ledger.subscribe();
-    let projection = Arc::new(LiveProjection {
-        model: RwLock::new(ConsentProjection::new()),
-        checkpoint: watch::channel(None).0,
-    });
+    let projection = Arc::new(LiveProjection::new());
     catch_up(&**ledger.store(), &projection).await?;
     info!(checkpoint = ?projection.checkpoint(), "projection built");
     let store = ledger.store().clone();
@@ -134,4 +145,10 @@ pub async fn start<S: Store>(ledger: &Ledger<S>) -> Result<Arc<LiveProjection>, 
         }
     });
     Ok(projection)
+}
+
+impl Default for LiveProjection {
+    fn default() -> Self {
+        Self::new()
+    }
 }

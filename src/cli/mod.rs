@@ -7,6 +7,7 @@ mod demo;
 mod export;
 mod key;
 mod policy;
+mod relay;
 mod schemas;
 mod serve;
 mod verify;
@@ -25,7 +26,7 @@ use crate::db::Location;
     about = "A signed, hash-chained consent ledger"
 )]
 pub struct Args {
-    /// The ledger database: sqlite://PATH.
+    /// The ledger database: sqlite://PATH or postgres://USER@HOST/DB.
     #[arg(
         long,
         global = true,
@@ -64,6 +65,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Serve the HTTP API (decisions, recording, policies, watch stream).
     Serve(serve::ServeArgs),
+    /// Publish the log to Kafka (the outbox relay), resuming where it stopped.
+    Relay(relay::RelayArgs),
     /// API keys for the HTTP API.
     #[command(subcommand, name = "api-key")]
     ApiKey(api_key::ApiKeyCommand),
@@ -88,6 +91,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Schemas(a) => schemas::run(a),
         Command::Serve(a) => serve::run(&at, a).await,
         Command::ApiKey(c) => api_key::run(&at, c).await,
+        Command::Relay(a) => relay::run(&at, a).await,
     }
 }
 

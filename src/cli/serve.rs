@@ -1,12 +1,17 @@
-//! `consent serve`: the HTTP API on the embedded default, with the consent
-//! projection kept current in process.
+//! `consent serve`: the HTTP API. By default a writer with the consent
+//! projection kept current in process; with `--from-kafka` a read-only
+//! decision node whose projection is built from the ledger topic. Either
+//! may also relay the log to Kafka (`--relay-to`).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use std::io::Write;
 
+use anyhow::Context;
+use consent_consumers::{kafka_node, NodeConfig};
 use consent_ledger::Store;
 
 use crate::db::Location;
@@ -17,9 +22,32 @@ pub struct ServeArgs {
     /// Address to listen on (loopback by default).
     #[arg(long, env = "CONSENT_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Also publish every committed entry to Kafka at these brokers
+    /// (host:port,…); same as running `consent relay` beside it.
+    #[arg(long, env = "CONSENT_RELAY_TO", value_name = "BROKERS")]
+    relay_to: Option<String>,
+    /// Run as a read-only decision node: build the projection from the
+    /// ledger topic at these brokers instead of appending. --db is still
+    /// read for subjects' pseudonyms and API keys.
+    #[arg(
+        long,
+        env = "CONSENT_FROM_KAFKA",
+        value_name = "BROKERS",
+        conflicts_with = "relay_to"
+    )]
+    from_kafka: Option<String>,
+    /// The decision node's local replica of the log (SQLite), which holds
+    /// its Kafka offsets too.
+    #[arg(long, env = "CONSENT_REPLICA", default_value = "node-replica.db")]
+    replica: PathBuf,
+    #[command(flatten)]
+    topic: super::relay::TopicArgs,
 }
 
 pub async fn run(at: &Location, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    if let Some(brokers) = &args.from_kafka {
+        return decision_node(at, &args, brokers).await;
+    }
     let ledger = at.ledger().await?;
     if !ledger.store().any_api_key().await? {
         // First start: without a key the API is unusable, so make one with
@@ -41,6 +69,53 @@ pub async fn run(at: &Location, args: ServeArgs) -> anyhow::Result<ExitCode> {
         out.flush()?;
     }
     let projection = consent_consumers::projector::start(&ledger).await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let relay = args.relay_to.as_ref().map(|brokers| {
+        let config = args.topic.config(brokers);
+        tokio::spawn(super::relay::supervise(
+            ledger.store().clone(),
+            config,
+            ledger.committed(),
+            stopped,
+        ))
+    });
     serve(Arc::new(AppState::new(ledger, projection)), args.listen).await?;
+    let _ = stop.send(true);
+    if let Some(relay) = relay {
+        let _ = relay.await;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn decision_node(at: &Location, args: &ServeArgs, brokers: &str) -> anyhow::Result<ExitCode> {
+    let store = at.store().await?;
+    let name = ledger_name(&store).await?;
+    let replica = format!("sqlite://{}", args.replica.display());
+    let (projection, follower) = kafka_node::start(NodeConfig {
+        kafka: args.topic.config(brokers),
+        replica,
+    })
+    .await
+    .context("starting the Kafka-fed decision node")?;
+    let state = Arc::new(AppState::read_only(store, name, projection));
+    tokio::select! {
+        served = serve(state, args.listen) => served?,
+        followed = follower => {
+            // A node that cannot follow the log must not keep answering.
+            followed?.context("following the ledger topic")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The ledger's name, from its genesis entry.
+async fn ledger_name<S: Store>(store: &S) -> anyhow::Result<String> {
+    let genesis = store.read_lines(0, 1).await?;
+    let row = genesis
+        .first()
+        .context("the ledger is empty: start its writer first")?;
+    match consent_ledger::format::EntryLine::parse(&row.line)?.event {
+        consent_domain::Event::LedgerInitialized(g) => Ok(g.ledger),
+        _ => anyhow::bail!("entry 0 is not the genesis entry"),
+    }
 }

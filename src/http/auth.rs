@@ -116,8 +116,7 @@ pub async fn require(state: &AppState, headers: &HeaderMap, scope: Scope) -> Res
         Some(k) => k,
         None => {
             let found = state
-                .ledger
-                .store()
+                .store
                 .find_api_key(id)
                 .await
                 .map_err(Problem::internal)?;

@@ -73,8 +73,7 @@ pub async fn pseudonym_of(state: &AppState, subject: &str) -> Result<Option<Pseu
         return Ok(Some(p.clone()));
     }
     let found = state
-        .ledger
-        .store()
+        .store
         .lookup_pseudonym(subject)
         .await
         .map_err(Problem::internal)?;

@@ -94,7 +94,7 @@ pub async fn record(
         Submission::AccountClosed(_) | Submission::ErasureRequested(_) => Some(None),
         _ => None,
     };
-    let outcome = appended_json(state.ledger.append(submission, key).await);
+    let outcome = appended_json(state.writer()?.append(submission, key).await);
     let label = match &outcome {
         Ok((StatusCode::OK, _)) => "replayed",
         Ok(_) => "appended",
@@ -126,7 +126,7 @@ pub async fn history(
     _: Authorized<Audit>,
     Path(subject): Path<String>,
 ) -> Result<Json<Value>, Problem> {
-    let store = &**state.ledger.store();
+    let store = &*state.store;
     let pseudonym = super::decisions::pseudonym_of(&state, &subject)
         .await?
         .ok_or_else(|| {

@@ -9,10 +9,11 @@ use serde_json::{json, Value};
 use super::AppState;
 
 pub async fn healthz(State(state): State<Arc<AppState>>) -> Json<Value> {
-    let head = *state.ledger.committed().borrow();
+    let head = *state.committed().borrow();
     Json(json!({
         "status": "ok",
-        "ledger": state.ledger.name(),
+        "ledger": state.name,
+        "role": if state.writer.is_some() { "writer" } else { "decision_node" },
         "head": head,
         "projection_checkpoint": state.projection.checkpoint(),
     }))

@@ -93,7 +93,7 @@ impl Metrics {
 }
 
 pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    let head = *state.ledger.committed().borrow();
+    let head = *state.committed().borrow();
     let applied = state.projection.checkpoint().map_or(0, |c| c + 1);
     let m = &state.metrics;
     m.head.set(head as i64);

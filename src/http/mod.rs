@@ -36,7 +36,12 @@ use consent_consumers::LiveProjection;
 pub type Backend = AnyStore;
 
 pub struct AppState {
-    pub ledger: Ledger<Backend>,
+    /// The system of record: pseudonyms, API keys, history, the watch stream.
+    pub store: Arc<Backend>,
+    /// The appender; `None` on a read-only decision node fed by Kafka.
+    pub writer: Option<Ledger<Backend>>,
+    /// The ledger's name (its origin).
+    pub name: String,
     pub projection: Arc<LiveProjection>,
     pub metrics: metrics::Metrics,
     /// API key id → (secret hash, scopes), filled on first use.
@@ -50,13 +55,59 @@ pub struct AppState {
 pub const PSEUDONYM_CACHE: usize = 1 << 20;
 
 impl AppState {
+    /// A writer node: appends through `ledger`.
     pub fn new(ledger: Ledger<Backend>, projection: Arc<LiveProjection>) -> Self {
         Self {
-            ledger,
+            store: ledger.store().clone(),
+            name: ledger.name().to_owned(),
+            writer: Some(ledger),
             projection,
             metrics: metrics::Metrics::new(),
             api_keys: RwLock::default(),
             pseudonyms: RwLock::default(),
+        }
+    }
+
+    /// A read-only decision node: decisions from `projection` (fed from
+    /// Kafka), subjects and keys from `store`; it refuses to append.
+    pub fn read_only(store: Backend, name: String, projection: Arc<LiveProjection>) -> Self {
+        Self {
+            store: Arc::new(store),
+            name,
+            writer: None,
+            projection,
+            metrics: metrics::Metrics::new(),
+            api_keys: RwLock::default(),
+            pseudonyms: RwLock::default(),
+        }
+    }
+}
+
+impl AppState {
+    /// The ledger handle to append through, or `read_only_node`.
+    pub fn writer(&self) -> Result<&Ledger<Backend>, problem::Problem> {
+        self.writer.as_ref().ok_or_else(|| {
+            problem::Problem::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "read_only_node",
+                "this decision node follows the ledger from Kafka and does not append; send events to a writer",
+            )
+        })
+    }
+
+    /// The last committed sequence number, as it changes: this process's
+    /// own commits, or those of every process sharing the database.
+    pub fn committed(&self) -> tokio::sync::watch::Receiver<u64> {
+        match (
+            &self.writer,
+            consent_ledger::Store::shared_head(&*self.store),
+        ) {
+            (Some(ledger), _) => ledger.committed(),
+            (None, Some(shared)) => shared,
+            (None, None) => {
+                let applied = self.projection.checkpoint().unwrap_or(0);
+                tokio::sync::watch::channel(applied).1
+            }
         }
     }
 }

@@ -29,7 +29,7 @@ pub async fn publish(
         .map(str::to_owned);
     appended(
         state
-            .ledger
+            .writer()?
             .append(Submission::PolicyPublished(PublishPolicy { policy }), key)
             .await,
     )

@@ -42,19 +42,18 @@ pub async fn watch(
     _: Authorized<Decide>,
     Query(from): Query<From>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, Problem> {
-    let ledger = state.ledger.clone();
     let stream = futures_util::stream::unfold(
-        (ledger, from.from, Vec::<SseEvent>::new()),
-        |(ledger, mut next, mut ready)| async move {
+        (state, from.from, Vec::<SseEvent>::new()),
+        |(state, mut next, mut ready)| async move {
             loop {
                 if let Some(e) = ready.pop() {
-                    return Some((Ok(e), (ledger, next, ready)));
+                    return Some((Ok(e), (state, next, ready)));
                 }
-                let mut committed = ledger.committed();
+                let mut committed = state.committed();
                 if committed.wait_for(|head| *head >= next).await.is_err() {
                     return None;
                 }
-                let page = match ledger.store().read_lines(next, 512).await {
+                let page = match state.store.read_lines(next, 512).await {
                     Ok(p) => p,
                     Err(e) => {
                         tracing::warn!(error = %e, "watch stream read failed");

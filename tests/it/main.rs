@@ -14,6 +14,7 @@ mod http_api;
 mod keys;
 mod reference_policy_http;
 mod rejections;
+mod scale_out;
 mod schemas;
 mod tamper;
 mod two_writers;

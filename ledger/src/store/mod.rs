@@ -137,6 +137,8 @@ pub struct CommitBatch {
     /// Subjects erased by this batch: their secret and evidence rows are
     /// deleted after the rows above are written.
     pub erase: Vec<Erasure>,
+    /// Follower positions written in the same transaction (name, next).
+    pub cursors: Vec<(String, u64)>,
 }
 
 /// What an erasure deletes.

@@ -338,6 +338,13 @@ impl Store for PgStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        for (name, next) in &batch.cursors {
+            sqlx::query(include_str!("postgres/save_cursor.sql"))
+                .bind(name)
+                .bind(*next as i64)
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query(include_str!("postgres/notify_appended.sql"))
             .bind(last_seq.to_string())
             .execute(&mut *tx)

@@ -334,6 +334,13 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        for (name, next) in &batch.cursors {
+            sqlx::query(include_str!("sqlite/save_cursor.sql"))
+                .bind(name)
+                .bind(*next as i64)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

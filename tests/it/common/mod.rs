@@ -8,6 +8,7 @@
 //! otherwise each test gets its own SQLite file.
 #![allow(dead_code)]
 
+pub mod kafka;
 pub mod server;
 
 use std::path::{Path, PathBuf};
@@ -88,6 +89,24 @@ impl TempLedger {
             dir: tempfile::tempdir().expect("a temp dir"),
             pg: on_postgres().then(TempDatabase::new),
         }
+    }
+    /// A ledger on PostgreSQL whatever the run's backend (scale-out tests).
+    pub fn postgres() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("a temp dir"),
+            pg: Some(TempDatabase::new()),
+        }
+    }
+    /// [`TempLedger::postgres`] with the reference policy published.
+    pub fn postgres_with_reference_policy() -> Self {
+        let t = Self::postgres();
+        let policy = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/reference-policy.json"
+        );
+        let out = t.consent(&["policy", "publish", policy], None);
+        assert!(out.status.success(), "{out:?}");
+        t
     }
     /// A ledger on SQLite whatever the run's backend (for SQLite-only tests).
     pub fn sqlite() -> Self {

@@ -1,0 +1,252 @@
+//! The Kafka-fed decision node: builds the consent projection from the
+//! ledger topic on a machine that never touches the writer's database for
+//! entries.
+//!
+//! The node keeps a local replica of the log (an SQLite ledger file, which
+//! `consent verify` can check like any other) and, in the same transaction
+//! as the entries of each batch, the next offset of every partition it
+//! read. After a crash it rebuilds the projection from the replica and
+//! resumes each partition where the replica says: nothing is lost, and an
+//! entry seen twice (the relay resends after its own crash) is dropped by
+//! sequence number, so nothing is counted twice.
+//!
+//! Partitions are keyed by subject, so entries arrive out of global order;
+//! the node holds early ones until the gap before them fills and applies
+//! strictly in sequence, checking that each entry links to the one before.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use consent_ledger::format::EntryLine;
+use consent_ledger::store::{CommitBatch, EntryRow};
+use consent_ledger::{SqliteStore, Store, StoreError};
+use futures_util::FutureExt;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::{Message, Offset, TopicPartitionList};
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
+
+use crate::projector::LiveProjection;
+use crate::relay::KafkaConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("Kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error("topic {0} does not exist (start the relay first: it creates it)")]
+    NoTopic(String),
+    #[error("entry {seq} does not link to entry {}: the stream or the replica has been tampered with", seq - 1)]
+    BrokenChain { seq: u64 },
+    #[error("entry {seq} cannot be read: {detail}")]
+    Corrupt { seq: u64, detail: String },
+    #[error(transparent)]
+    Apply(#[from] consent_projections::ApplyError),
+}
+
+/// Messages taken from the consumer per replica transaction, at most.
+const BATCH: usize = 8192;
+
+/// The replica's cursor name for one partition.
+fn cursor_name(topic: &str, partition: i32) -> String {
+    format!("kafka:{topic}:{partition}")
+}
+
+/// An entry received, not yet applied.
+struct Held {
+    hash: [u8; 32],
+    entry: EntryLine,
+}
+
+/// The node's position: what the projection has applied, and what it holds.
+struct Follower {
+    projection: Arc<LiveProjection>,
+    next: u64,
+    prev_hash: String,
+    held: BTreeMap<u64, Held>,
+}
+
+impl Follower {
+    /// Whether `seq` was already received (applied or held).
+    fn has(&self, seq: u64) -> bool {
+        seq < self.next || self.held.contains_key(&seq)
+    }
+
+    /// Applies every held entry that continues the sequence.
+    fn apply_ready(&mut self) -> Result<usize, NodeError> {
+        let mut applied = 0;
+        let mut model = self.projection.model.write().expect("projection lock");
+        while let Some(held) = self.held.remove(&self.next) {
+            let seq = self.next;
+            if seq > 0 && held.entry.prev != self.prev_hash {
+                return Err(NodeError::BrokenChain { seq });
+            }
+            model.apply(seq, held.entry.recorded_at, held.hash, &held.entry.event)?;
+            self.prev_hash = held.entry.hash;
+            self.next += 1;
+            applied += 1;
+        }
+        drop(model);
+        if applied > 0 {
+            self.projection.publish_checkpoint();
+        }
+        Ok(applied)
+    }
+}
+
+fn parse(seq_hint: u64, line: &str) -> Result<Held, NodeError> {
+    let entry = EntryLine::parse(line).map_err(|e| NodeError::Corrupt {
+        seq: seq_hint,
+        detail: e.to_string(),
+    })?;
+    let mut hash = [0u8; 32];
+    hex::decode_to_slice(&entry.hash, &mut hash).map_err(|e| NodeError::Corrupt {
+        seq: entry.seq,
+        detail: format!("hash: {e}"),
+    })?;
+    Ok(Held { hash, entry })
+}
+
+/// Where a node reads from and keeps its replica.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub kafka: KafkaConfig,
+    /// `sqlite://PATH` of the local replica (created if missing).
+    pub replica: String,
+}
+
+/// Restores the projection from the replica, then follows the topic in a
+/// background task (its handle is returned; it ends only on an error).
+pub async fn start(
+    config: NodeConfig,
+) -> Result<(Arc<LiveProjection>, JoinHandle<Result<(), NodeError>>), NodeError> {
+    let replica = SqliteStore::open(&config.replica).await?;
+    let mut follower = Follower {
+        projection: Arc::new(LiveProjection::new()),
+        next: 0,
+        prev_hash: String::new(),
+        held: BTreeMap::new(),
+    };
+    let mut from = 0;
+    loop {
+        let page = replica.read_lines(from, 8192).await?;
+        let Some(last) = page.last().map(|r| r.seq) else {
+            break;
+        };
+        for row in &page {
+            follower.held.insert(row.seq, parse(row.seq, &row.line)?);
+        }
+        follower.apply_ready()?;
+        from = last + 1;
+    }
+    info!(
+        applied = follower.next,
+        held = follower.held.len(),
+        "decision node restored from its replica"
+    );
+
+    let topic = config.kafka.topic.clone();
+    let consumer: StreamConsumer = config
+        .kafka
+        .client()
+        .set("group.id", format!("consent-node-{}", std::process::id()))
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("fetch.wait.max.ms", "5")
+        .set("fetch.min.bytes", "1")
+        .set("queued.max.messages.kbytes", "65536")
+        .create()?;
+    let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10))?;
+    let partitions = metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic)
+        .map(|t| t.partitions().len() as i32)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| NodeError::NoTopic(topic.clone()))?;
+    let mut assignment = TopicPartitionList::new();
+    for p in 0..partitions {
+        let offset = match replica.cursor(&cursor_name(&topic, p)).await? {
+            Some(next) => Offset::Offset(next as i64),
+            None => Offset::Beginning,
+        };
+        assignment.add_partition_offset(&topic, p, offset)?;
+    }
+    consumer.assign(&assignment)?;
+    info!(%topic, partitions, "decision node following the ledger topic");
+
+    let projection = follower.projection.clone();
+    let task = tokio::spawn(async move {
+        let outcome = follow(consumer, replica, topic, follower).await;
+        if let Err(e) = &outcome {
+            error!(error = %e, "the decision node stopped following the ledger");
+        }
+        outcome
+    });
+    Ok((projection, task))
+}
+
+async fn follow(
+    consumer: StreamConsumer,
+    replica: SqliteStore,
+    topic: String,
+    mut follower: Follower,
+) -> Result<(), NodeError> {
+    loop {
+        let mut batch = CommitBatch::default();
+        let mut offsets: BTreeMap<i32, i64> = BTreeMap::new();
+        let mut fresh: Vec<(u64, Held)> = Vec::new();
+        let mut fresh_seqs: HashSet<u64> = HashSet::new();
+        let mut taken = 0;
+        let first = consumer.recv().await;
+        let mut next_message = Some(first);
+        while let Some(received) = next_message.take() {
+            taken += 1;
+            match received {
+                Ok(m) => {
+                    offsets.insert(m.partition(), m.offset() + 1);
+                    let line =
+                        std::str::from_utf8(m.payload().unwrap_or_default()).map_err(|e| {
+                            NodeError::Corrupt {
+                                seq: follower.next,
+                                detail: e.to_string(),
+                            }
+                        })?;
+                    let held = parse(follower.next, line)?;
+                    let seq = held.entry.seq;
+                    if !follower.has(seq) && fresh_seqs.insert(seq) {
+                        batch.entries.push(EntryRow {
+                            seq,
+                            recorded_at: held.entry.recorded_at.to_string(),
+                            hash: held.hash,
+                            subject: held.entry.event.subject().map(|p| p.to_string()),
+                            kind: held.entry.event.kind(),
+                            line: line.to_owned(),
+                        });
+                        fresh.push((seq, held));
+                    }
+                }
+                Err(e) => warn!(error = %e, "reading the ledger topic"),
+            }
+            if taken < BATCH {
+                next_message = consumer.recv().now_or_never();
+            }
+        }
+        if offsets.is_empty() {
+            continue;
+        }
+        batch.cursors = offsets
+            .iter()
+            .map(|(p, next)| (cursor_name(&topic, *p), *next as u64))
+            .collect();
+        // Entries and offsets together: a crash leaves both or neither.
+        replica.commit(&batch).await?;
+        for (seq, held) in fresh {
+            follower.held.insert(seq, held);
+        }
+        follower.apply_ready()?;
+    }
+}

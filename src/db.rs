@@ -36,6 +36,10 @@ impl Location {
             .with_context(|| format!("opening {}", redact(&self.url)))
     }
 
+    pub fn key_store(&self) -> anyhow::Result<KeyStore> {
+        Ok(KeyStore::open(self.key_dir()?)?)
+    }
+
     pub async fn ledger(&self) -> anyhow::Result<Ledger<AnyStore>> {
         let store = self.store().await?;
         let keys = KeyStore::open(self.key_dir()?)?;

@@ -1,14 +1,22 @@
 //! # consent-consumers
 //!
-//! Consumers that follow the consent log after it is written. Today: the
-//! live decision projection fed in process by the ledger's commit feed
-//! ([`projector`]). Next (issue 4): the same projection fed from Kafka on
-//! other nodes, and the recipient notifier.
+//! Everything that follows the consent log after it is written:
 //!
-//! It knows the ledger's public surface (`Ledger::subscribe`, `Store`) and
-//! the projections; it must not know about HTTP, the CLI or SQL.
+//! - [`projector`]: the live decision projection, fed in process by the
+//!   ledger's commit feed (catching up from the store on a gap);
+//! - [`relay`]: the outbox relay publishing every entry to Kafka;
+//! - [`kafka_node`]: the projection built from the Kafka topic on a
+//!   read-only decision node, with a local replica holding its offsets;
+//! - [`notifier`]: signed webhooks to the recipients a withdrawal,
+//!   objection, unsubscription, closure or erasure concerns, each
+//!   confirmed delivery appended to the ledger.
+//!
+//! It knows the ledger's public surface (`Ledger`, `Store`, the entry
+//! format), the projections, Kafka and outgoing HTTP; it must not know
+//! about SQL, the server's routes or the CLI.
 
 pub mod kafka_node;
+pub mod notifier;
 pub mod projector;
 pub mod relay;
 

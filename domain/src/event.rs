@@ -9,7 +9,9 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{Channel, DataCategoryId, Digest, PolicyVersionId, Pseudonym, PurposeId};
+use crate::ids::{
+    Channel, DataCategoryId, Digest, PolicyVersionId, Pseudonym, PurposeId, RecipientId,
+};
 use crate::policy::PolicyVersion;
 use crate::policy_diff::PolicyChange;
 
@@ -33,6 +35,11 @@ pub enum Event {
     ObjectionRecorded(ObjectionRecorded),
     AccountClosed(AccountClosed),
     ErasureRequested(ErasureRequested),
+    /// A recipient confirmed it was told of a withdrawal, objection,
+    /// unsubscription, account closure or erasure (appended by the
+    /// notifier, once per recipient, after the recipient's endpoint
+    /// answered 2xx): "every recipient was told" is provable from the log.
+    RecipientNotified(RecipientNotified),
 }
 
 impl Event {
@@ -47,6 +54,7 @@ impl Event {
             Event::ObjectionRecorded(e) => Some(&e.subject),
             Event::AccountClosed(e) => Some(&e.subject),
             Event::ErasureRequested(e) => Some(&e.subject),
+            Event::RecipientNotified(e) => Some(&e.subject),
         }
     }
 
@@ -61,6 +69,7 @@ impl Event {
             Event::ObjectionRecorded(e) => e.evidence.as_ref(),
             Event::AccountClosed(e) => e.evidence.as_ref(),
             Event::ErasureRequested(e) => e.evidence.as_ref(),
+            Event::RecipientNotified(_) => None,
         }
     }
 
@@ -79,6 +88,7 @@ impl Event {
             Event::ObjectionRecorded(e) => serde_json::to_string(e),
             Event::AccountClosed(e) => serde_json::to_string(e),
             Event::ErasureRequested(e) => serde_json::to_string(e),
+            Event::RecipientNotified(e) => serde_json::to_string(e),
         };
         s.expect("event payloads serialise to plain JSON")
     }
@@ -97,6 +107,7 @@ impl Event {
             "objection_recorded" => Event::ObjectionRecorded(serde_json::from_str(payload)?),
             "account_closed" => Event::AccountClosed(serde_json::from_str(payload)?),
             "erasure_requested" => Event::ErasureRequested(serde_json::from_str(payload)?),
+            "recipient_notified" => Event::RecipientNotified(serde_json::from_str(payload)?),
             other => {
                 return Err(serde_json::Error::custom(format!(
                     "unknown event type {other:?}"
@@ -118,6 +129,7 @@ impl Event {
             Event::ObjectionRecorded(_) => "objection_recorded",
             Event::AccountClosed(_) => "account_closed",
             Event::ErasureRequested(_) => "erasure_requested",
+            Event::RecipientNotified(_) => "recipient_notified",
         }
     }
 }
@@ -131,6 +143,23 @@ pub struct LedgerInitialized {
     pub ledger: String,
     /// Ed25519 public key, 64 lower-case hex digits.
     pub public_key: String,
+}
+
+/// A recipient confirmed (2xx) a notice of a withdrawal, objection,
+/// unsubscription, account closure or erasure.
+// Fields in code-point order, as in every payload (serde then writes JCS).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientNotified {
+    /// Sequence number of the entry the recipient was told about.
+    pub entry: u64,
+    /// That entry's hash, 64 lower-case hex digits.
+    pub entry_hash: String,
+    /// Purposes whose processing the recipient was told to stop (empty:
+    /// all processing of the subject's data, and delete it on erasure).
+    pub purposes: Vec<PurposeId>,
+    pub recipient: RecipientId,
+    pub subject: Pseudonym,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

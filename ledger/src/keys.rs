@@ -130,6 +130,32 @@ impl KeyStore {
         Ok(key)
     }
 
+    /// A key kept under a fixed name (`<name>.key`), created on first use:
+    /// for signing things other than entries (recipient webhooks), so the
+    /// ledger's own keys sign nothing but the log.
+    pub fn named(&self, name: &str) -> Result<LedgerKey, KeyError> {
+        let path = self.dir.join(format!("{name}.key"));
+        if !path.exists() {
+            let key = LedgerKey::from_seed(SigningKey::generate(&mut OsRng).to_bytes());
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(io(&path))?;
+            f.write_all(format!("{}\n", hex::encode(key.signing.to_bytes())).as_bytes())
+                .and_then(|_| f.sync_all())
+                .map_err(io(&path))?;
+            return Ok(key);
+        }
+        check_mode(&path, 0o600)?;
+        let text = fs::read_to_string(&path).map_err(io(&path))?;
+        let mut seed = [0u8; 32];
+        hex::decode_to_slice(text.trim(), &mut seed)
+            .map_err(|_| KeyError::Malformed(path.clone()))?;
+        Ok(LedgerKey::from_seed(seed))
+    }
+
     /// Loads the key with this id, refusing a file others can read.
     pub fn load(&self, id: &str) -> Result<LedgerKey, KeyError> {
         let path = self.path(id);

@@ -169,6 +169,21 @@ impl<S: Store> Ledger<S> {
         answer.await.map_err(|_| LedgerError::WriterStopped)?
     }
 
+    /// Records that a recipient confirmed a notification. Idempotent per
+    /// (entry, recipient): a repeat returns the original entry, `replayed`.
+    #[instrument(skip_all, fields(entry = event.entry, recipient = %event.recipient))]
+    pub async fn record_notification(
+        &self,
+        event: consent_domain::event::RecipientNotified,
+    ) -> AppendResult {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Request::RecordNotification { event, reply })
+            .await
+            .map_err(|_| LedgerError::WriterStopped)?;
+        answer.await.map_err(|_| LedgerError::WriterStopped)?
+    }
+
     pub fn store(&self) -> &Arc<S> {
         &self.store
     }

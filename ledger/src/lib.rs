@@ -36,7 +36,7 @@ pub use keys::{KeyStore, LedgerKey};
 pub use ledger::{Ledger, LedgerConfig};
 pub use store::{AnyStore, PgStore, SqliteStore, Store, StoreError, WriterClaim};
 pub use verify::{FailureReason, VerifyFailure, VerifyReport};
-pub use writer::{AppendResult, Appended, Committed};
+pub use writer::{notification_key, AppendResult, Appended, Committed};
 
 /// Verifies the whole stored log, `WINDOW` entries at a time, reading the
 /// next window while the current one is checked.

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use consent_domain::event::{KeyRotated, LedgerInitialized};
+use consent_domain::event::{KeyRotated, LedgerInitialized, RecipientNotified};
 use consent_domain::pseudonym::{evidence_ref, pseudonym};
 use consent_domain::{Command, Digest, Event, Pseudonym, Submission, Timestamp};
 use ed25519_dalek::Signer;
@@ -53,6 +53,17 @@ pub(crate) enum Request {
     RotateKey {
         reply: oneshot::Sender<AppendResult>,
     },
+    /// A recipient's confirmed notification: appended once per (entry,
+    /// recipient), however often the notifier retries.
+    RecordNotification {
+        event: RecipientNotified,
+        reply: oneshot::Sender<AppendResult>,
+    },
+}
+
+/// The idempotency key of a recipient's notification about an entry.
+pub fn notification_key(entry: u64, recipient: &str) -> String {
+    format!("recipient-notified:{entry}:{recipient}")
 }
 
 /// The writer's mutable core, moved into a blocking thread while a batch is
@@ -215,6 +226,53 @@ impl Core {
                     });
                     signers.push(next.clone());
                     new_key = Some(next);
+                }
+                Request::RecordNotification { event, .. } => {
+                    let key = notification_key(event.entry, event.recipient.as_str());
+                    let event = Event::RecipientNotified(event.clone());
+                    let rhash: [u8; 32] = Sha256::digest(event.payload_json()).into();
+                    let earlier = lookups
+                        .idempotency
+                        .get(&key)
+                        .map(|h| (h.seq, hex::encode(&h.hash)))
+                        .or_else(|| {
+                            used_keys.get(&key).map(|(_, i)| {
+                                let e = &batch.entries[*i];
+                                (e.seq, hex::encode(e.hash))
+                            })
+                        });
+                    if let Some((seq, hash)) = earlier {
+                        outcomes.push(Outcome::Now(Ok(Ok(Appended {
+                            seq,
+                            hash,
+                            recorded_at: None,
+                            subject: None,
+                            replayed: true,
+                        }))));
+                        continue;
+                    }
+                    let signer = signers.len() - 1;
+                    let (seq, body, hash) = self.chain(&event, at, &signers[signer].id.clone());
+                    self.log.state.apply(&event, at);
+                    let subject = event.subject().cloned();
+                    batch.entries.push(EntryRow {
+                        seq,
+                        recorded_at: at_text.clone(),
+                        hash,
+                        subject: subject.as_ref().map(|p| p.to_string()),
+                        kind: event.kind(),
+                        line: String::new(),
+                    });
+                    events.push(event);
+                    let index = batch.entries.len() - 1;
+                    batch.idempotency.push(IdempotencyRow {
+                        key: key.clone(),
+                        request_hash: rhash,
+                        seq,
+                    });
+                    used_keys.insert(key, (rhash, index));
+                    unsigned.push(Unsigned { body, hash, signer });
+                    outcomes.push(Outcome::Pending { index, subject });
                 }
                 Request::Append {
                     submission,
@@ -513,17 +571,23 @@ impl<S: Store> Writer<S> {
     async fn lookups(&self, requests: &[Request]) -> Result<Lookups, StoreError> {
         let mut keys = Vec::new();
         let mut subjects = Vec::new();
+        let mut notification_keys = Vec::new();
         for r in requests {
-            if let Request::Append {
-                submission,
-                idempotency_key,
-                ..
-            } = r
-            {
-                keys.extend(idempotency_key.as_deref());
-                subjects.extend(submission.subject().map(|s| s.as_str()));
+            match r {
+                Request::Append {
+                    submission,
+                    idempotency_key,
+                    ..
+                } => {
+                    keys.extend(idempotency_key.as_deref());
+                    subjects.extend(submission.subject().map(|s| s.as_str()));
+                }
+                Request::RecordNotification { event, .. } => notification_keys
+                    .push(notification_key(event.entry, event.recipient.as_str())),
+                Request::RotateKey { .. } => {}
             }
         }
+        keys.extend(notification_keys.iter().map(String::as_str));
         Ok(Lookups {
             idempotency: self.store.find_idempotency(&keys).await?,
             subjects: self.store.find_subjects(&subjects).await?,
@@ -632,14 +696,18 @@ const CONFLICT_RETRIES: usize = 16;
 
 fn fail_all(requests: Vec<Request>, failure: &str) {
     for request in requests {
-        let (Request::Append { reply, .. } | Request::RotateKey { reply }) = request;
+        let (Request::Append { reply, .. }
+        | Request::RotateKey { reply }
+        | Request::RecordNotification { reply, .. }) = request;
         let _ = reply.send(Err(LedgerError::Unavailable(failure.to_owned())));
     }
 }
 
 fn answer(requests: Vec<Request>, prepared: Prepared, failure: Option<&str>) {
     for (request, outcome) in requests.into_iter().zip(prepared.outcomes) {
-        let (Request::Append { reply, .. } | Request::RotateKey { reply }) = request;
+        let (Request::Append { reply, .. }
+        | Request::RotateKey { reply }
+        | Request::RecordNotification { reply, .. }) = request;
         let result = match (outcome, failure) {
             (Outcome::Now(r), _) => r,
             (Outcome::Pending { .. }, Some(f)) => Err(LedgerError::Unavailable(f.to_owned())),

@@ -209,6 +209,11 @@ fn consent_state(records: &[Record], purpose: PurposeIx, category: CategoryIx) -
 }
 
 impl ConsentProjection {
+    /// The policy version in force at `t`, as known at `t`.
+    pub fn policy_in_force(&self, t: Timestamp) -> Option<Arc<PolicyVersion>> {
+        self.policy_at(t).map(|(_, p)| p.policy.clone())
+    }
+
     /// The version in force at `t`, as known at `t`, with its index.
     fn policy_at(&self, t: Timestamp) -> Option<(usize, &PolicyRecord)> {
         self.policies

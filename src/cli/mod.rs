@@ -2,6 +2,7 @@
 
 mod api_key;
 mod append;
+mod dead_letters;
 mod decide;
 mod demo;
 mod export;
@@ -65,6 +66,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Serve the HTTP API (decisions, recording, policies, watch stream).
     Serve(serve::ServeArgs),
+    /// Recipient notifications that failed their last try.
+    #[command(name = "dead-letters")]
+    DeadLetters,
     /// Publish the log to Kafka (the outbox relay), resuming where it stopped.
     Relay(relay::RelayArgs),
     /// API keys for the HTTP API.
@@ -92,6 +96,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Serve(a) => serve::run(&at, a).await,
         Command::ApiKey(c) => api_key::run(&at, c).await,
         Command::Relay(a) => relay::run(&at, a).await,
+        Command::DeadLetters => dead_letters::run(&at).await,
     }
 }
 

@@ -7,10 +7,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use std::io::Write;
 
 use anyhow::Context;
+use consent_consumers::notifier::{self, Endpoints, Retry};
 use consent_consumers::{kafka_node, NodeConfig};
 use consent_ledger::Store;
 
@@ -42,6 +44,20 @@ pub struct ServeArgs {
     replica: PathBuf,
     #[command(flatten)]
     topic: super::relay::TopicArgs,
+    /// Notify recipients: a JSON file naming each recipient's webhook,
+    /// `{"recipients": {"<id>": {"url": "http://…"}}}`.
+    #[arg(long, env = "CONSENT_RECIPIENTS", conflicts_with = "from_kafka")]
+    recipients: Option<PathBuf>,
+    /// Notify recipients at the `notify_url` their policy gives (implied by
+    /// --recipients, whose URLs take precedence).
+    #[arg(long, conflicts_with = "from_kafka")]
+    notify: bool,
+    /// Webhook tries per recipient before a dead letter.
+    #[arg(long, default_value_t = 8)]
+    notify_attempts: u32,
+    /// Wait before the second try, in milliseconds (doubled each time, up to a minute).
+    #[arg(long, default_value_t = 500)]
+    notify_backoff_ms: u64,
 }
 
 pub async fn run(at: &Location, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -79,10 +95,38 @@ pub async fn run(at: &Location, args: ServeArgs) -> anyhow::Result<ExitCode> {
             stopped,
         ))
     });
+    let endpoints = match &args.recipients {
+        Some(path) => Some(Endpoints::load(path)?),
+        None => args.notify.then(Endpoints::default),
+    };
+    let notifier = match endpoints {
+        Some(endpoints) => {
+            let key = at.key_store()?.named("webhook")?;
+            let retry = Retry {
+                attempts: args.notify_attempts,
+                backoff: Duration::from_millis(args.notify_backoff_ms),
+                ..Retry::default()
+            };
+            let run = notifier::run(
+                ledger.clone(),
+                projection.clone(),
+                endpoints,
+                key,
+                retry,
+                stop.subscribe(),
+            );
+            Some(tokio::spawn(async move {
+                if let Err(e) = run.await {
+                    tracing::error!(error = %e, "the recipient notifier stopped");
+                }
+            }))
+        }
+        None => None,
+    };
     serve(Arc::new(AppState::new(ledger, projection)), args.listen).await?;
     let _ = stop.send(true);
-    if let Some(relay) = relay {
-        let _ = relay.await;
+    for task in [relay, notifier].into_iter().flatten() {
+        let _ = task.await;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -12,6 +12,7 @@ mod export_offline;
 mod format_vectors;
 mod http_api;
 mod keys;
+mod notifier;
 mod reference_policy_http;
 mod rejections;
 mod scale_out;

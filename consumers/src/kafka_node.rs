@@ -123,7 +123,7 @@ pub struct NodeConfig {
 pub async fn start(
     config: NodeConfig,
 ) -> Result<(Arc<LiveProjection>, JoinHandle<Result<(), NodeError>>), NodeError> {
-    let replica = SqliteStore::open(&config.replica).await?;
+    let replica = SqliteStore::open_replica(&config.replica).await?;
     let mut follower = Follower {
         projection: Arc::new(LiveProjection::new()),
         next: 0,
@@ -195,6 +195,30 @@ async fn follow(
     topic: String,
     mut follower: Follower,
 ) -> Result<(), NodeError> {
+    // The replica is written by its own task, so fetching, parsing and
+    // projecting go on while SQLite writes. The projection may run ahead of
+    // the replica (it is rebuilt from the replica after a crash, and the
+    // replica's offsets say where to fetch from then); a bounded queue
+    // keeps it at most a few batches ahead.
+    let (to_replica, mut batches) = tokio::sync::mpsc::channel::<CommitBatch>(4);
+    let writer = tokio::spawn(async move {
+        while let Some(batch) = batches.recv().await {
+            replica.commit(&batch).await?;
+        }
+        Ok::<(), NodeError>(())
+    });
+    let outcome = consume(&consumer, &topic, &mut follower, &to_replica).await;
+    drop(to_replica);
+    let written = writer.await.expect("the replica writer does not panic");
+    outcome.and(written)
+}
+
+async fn consume(
+    consumer: &StreamConsumer,
+    topic: &str,
+    follower: &mut Follower,
+    to_replica: &tokio::sync::mpsc::Sender<CommitBatch>,
+) -> Result<(), NodeError> {
     loop {
         let mut batch = CommitBatch::default();
         let mut offsets: BTreeMap<i32, i64> = BTreeMap::new();
@@ -240,13 +264,15 @@ async fn follow(
         }
         batch.cursors = offsets
             .iter()
-            .map(|(p, next)| (cursor_name(&topic, *p), *next as u64))
+            .map(|(p, next)| (cursor_name(topic, *p), *next as u64))
             .collect();
-        // Entries and offsets together: a crash leaves both or neither.
-        replica.commit(&batch).await?;
         for (seq, held) in fresh {
             follower.held.insert(seq, held);
         }
         follower.apply_ready()?;
+        // Entries and offsets together: a crash leaves both or neither.
+        if to_replica.send(batch).await.is_err() {
+            return Ok(()); // the writer failed; its error is returned
+        }
     }
 }

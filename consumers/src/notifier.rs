@@ -179,14 +179,26 @@ pub async fn run<S: Store>(
                 let urls: HashMap<RecipientId, Option<String>> = recipients
                     .iter()
                     .map(|r| {
-                        let configured = sender.endpoints.recipients.get(r.as_str()).map(|e| e.url.clone());
+                        let configured = sender
+                            .endpoints
+                            .recipients
+                            .get(r.as_str())
+                            .map(|e| e.url.clone());
                         let declared = policy.as_ref().and_then(|p| {
-                            p.recipients.iter().find(|d| &d.id == r).and_then(|d| d.notify_url.clone())
+                            p.recipients
+                                .iter()
+                                .find(|d| &d.id == r)
+                                .and_then(|d| d.notify_url.clone())
                         });
                         (r.clone(), configured.or(declared))
                     })
                     .collect();
-                let span = info_span!("notify", entry = n.seq, kind = n.kind, recipients = recipients.len());
+                let span = info_span!(
+                    "notify",
+                    entry = n.seq,
+                    kind = n.kind,
+                    recipients = recipients.len()
+                );
                 sender.notify_all(&n, &urls).instrument(span).await?;
             }
             next = row.seq + 1;
@@ -298,7 +310,13 @@ impl<S: Store> Sender<S> {
     }
 
     /// Tries until a 2xx answer or the last attempt; Err((attempts, last error)).
-    async fn deliver(&self, url: &str, seq: u64, recipient: &RecipientId, body: &str) -> Result<(), (u32, String)> {
+    async fn deliver(
+        &self,
+        url: &str,
+        seq: u64,
+        recipient: &RecipientId,
+        body: &str,
+    ) -> Result<(), (u32, String)> {
         let mut wait = self.retry.backoff;
         let mut last = String::new();
         for attempt in 1..=self.retry.attempts.max(1) {
@@ -313,7 +331,11 @@ impl<S: Store> Sender<S> {
                 .header("consent-notification-id", format!("{seq}:{recipient}"))
                 .header(
                     "consent-signature",
-                    format!("keyid={},t={t},ed25519={}", self.key.id, hex::encode(sig.to_bytes())),
+                    format!(
+                        "keyid={},t={t},ed25519={}",
+                        self.key.id,
+                        hex::encode(sig.to_bytes())
+                    ),
                 )
                 .body(body.to_owned())
                 .send()

@@ -107,6 +107,7 @@ impl<S: Store> Ledger<S> {
             max_batch: config.max_batch.max(1),
             committed: committed_tx,
             feed: feed.clone(),
+            lock_held_since: None,
         };
         tokio::spawn(writer.run(rx));
         Ok(Self {

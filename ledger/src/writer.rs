@@ -462,7 +462,12 @@ pub(crate) struct Writer<S> {
     pub max_batch: usize,
     pub committed: watch::Sender<u64>,
     pub feed: broadcast::Sender<Arc<[Committed]>>,
+    /// Since when this writer has held a shared store's append lock.
+    pub lock_held_since: Option<std::time::Instant>,
 }
+
+/// Longest a writer keeps a shared store's append lock across batches.
+const HOLD_LOCK_AT_MOST: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// A committed entry, as delivered in process to projections.
 #[derive(Debug, Clone)]
@@ -486,7 +491,8 @@ impl<S: Store> Writer<S> {
                         break;
                     }
                     let span = info_span!("append_batch", size = requests.len());
-                    self.locked_process(std::mem::take(&mut requests))
+                    let more_waiting = !rx.is_empty();
+                    self.locked_process(std::mem::take(&mut requests), more_waiting)
                         .instrument(span)
                         .await;
                 }
@@ -499,24 +505,36 @@ impl<S: Store> Writer<S> {
                 }
             }
         }
+        if self.lock_held_since.take().is_some() {
+            self.store.unlock_appends().await;
+        }
     }
 
     /// On a shared store: takes the append lock, catches up with what other
     /// processes appended, then prepares and commits with no race to lose.
-    async fn locked_process(&mut self, requests: Vec<Request>) {
-        let locked = match self.store.lock_appends().await {
-            Ok(locked) => locked,
-            Err(e) => {
-                error!(error = %e, "taking the append lock failed");
-                return fail_all(requests, &e.to_string());
-            }
-        };
-        if locked {
+    /// While more requests are already waiting the lock is kept for the
+    /// next batch (two round trips saved per batch under load), but never
+    /// longer than [`HOLD_LOCK_AT_MOST`], so other writers get their turn.
+    async fn locked_process(&mut self, requests: Vec<Request>, more_waiting: bool) {
+        let held = self.lock_held_since.is_some();
+        let locked = held
+            || match self.store.lock_appends().await {
+                Ok(locked) => locked,
+                Err(e) => {
+                    error!(error = %e, "taking the append lock failed");
+                    return fail_all(requests, &e.to_string());
+                }
+            };
+        if locked && !held {
             self.follow().await;
+            self.lock_held_since = Some(std::time::Instant::now());
         }
         self.process(requests).await;
-        if locked {
-            self.store.unlock_appends().await;
+        if let Some(since) = self.lock_held_since {
+            if !more_waiting || since.elapsed() >= HOLD_LOCK_AT_MOST {
+                self.store.unlock_appends().await;
+                self.lock_held_since = None;
+            }
         }
     }
 
@@ -582,8 +600,9 @@ impl<S: Store> Writer<S> {
                     keys.extend(idempotency_key.as_deref());
                     subjects.extend(submission.subject().map(|s| s.as_str()));
                 }
-                Request::RecordNotification { event, .. } => notification_keys
-                    .push(notification_key(event.entry, event.recipient.as_str())),
+                Request::RecordNotification { event, .. } => {
+                    notification_keys.push(notification_key(event.entry, event.recipient.as_str()))
+                }
                 Request::RotateKey { .. } => {}
             }
         }

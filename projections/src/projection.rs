@@ -133,7 +133,9 @@ impl ConsentProjection {
             hash,
         };
         let fact = match event {
-            Event::LedgerInitialized(_) | Event::KeyRotated(_) | Event::RecipientNotified(_) => None,
+            Event::LedgerInitialized(_) | Event::KeyRotated(_) | Event::RecipientNotified(_) => {
+                None
+            }
             Event::PolicyPublished(p) => {
                 self.publish(&p.policy, &p.changes, at);
                 None

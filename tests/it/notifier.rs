@@ -39,17 +39,32 @@ async fn hook(
     headers: HeaderMap,
     body: String,
 ) -> StatusCode {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
     let sig = header("consent-signature");
     let parts: HashMap<&str, &str> = sig.split(',').filter_map(|p| p.split_once('=')).collect();
     let bytes: [u8; 64] = hex::decode(parts["ed25519"]).unwrap().try_into().unwrap();
     let signed = format!("{}.{}", parts["t"], body);
-    if r.key.verify(signed.as_bytes(), &ed25519_dalek::Signature::from_bytes(&bytes)).is_err() {
+    if r.key
+        .verify(
+            signed.as_bytes(),
+            &ed25519_dalek::Signature::from_bytes(&bytes),
+        )
+        .is_err()
+    {
         return StatusCode::UNAUTHORIZED;
     }
     let id = header("consent-notification-id");
     let mut seen = r.seen.lock().unwrap();
-    let tries = seen.tries.entry((id.clone(), recipient.clone())).or_default();
+    let tries = seen
+        .tries
+        .entry((id.clone(), recipient.clone()))
+        .or_default();
     *tries += 1;
     let accept = match recipient.as_str() {
         "group" => *tries > 2,
@@ -57,7 +72,8 @@ async fn hook(
         _ => true,
     };
     if accept {
-        seen.accepted.push((id, recipient, serde_json::from_str(&body).unwrap()));
+        seen.accepted
+            .push((id, recipient, serde_json::from_str(&body).unwrap()));
         StatusCode::NO_CONTENT
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -65,7 +81,10 @@ async fn hook(
 }
 
 async fn receiver(key: ed25519_dalek::VerifyingKey) -> (Arc<Receiver>, String) {
-    let r = Arc::new(Receiver { seen: Mutex::default(), key });
+    let r = Arc::new(Receiver {
+        seen: Mutex::default(),
+        key,
+    });
     let app = axum::Router::new()
         .route("/hooks/{recipient}", axum::routing::post(hook))
         .with_state(r.clone());
@@ -111,7 +130,10 @@ fn accepted_for(seen: &Seen, seq: u64) -> Vec<String> {
 async fn withdrawal_and_erasure_reach_every_recipient_exactly_once() {
     let t = TempLedger::with_reference_policy();
     // The webhook key is made on first use; the receiver trusts its public half.
-    let webhook = consent_ledger::KeyStore::open(t.keys()).unwrap().named("webhook").unwrap();
+    let webhook = consent_ledger::KeyStore::open(t.keys())
+        .unwrap()
+        .named("webhook")
+        .unwrap();
     let (r, hooks) = receiver(webhook.verifying()).await;
     let recipients = json!({"recipients": {
         "group": {"url": format!("{hooks}/hooks/group")},
@@ -121,20 +143,40 @@ async fn withdrawal_and_erasure_reach_every_recipient_exactly_once() {
     }});
     let file = t.dir.path().join("recipients.json");
     std::fs::write(&file, recipients.to_string()).unwrap();
-    let args = ["--recipients", file.to_str().unwrap(), "--notify-attempts", "3", "--notify-backoff-ms", "10"];
+    let args = [
+        "--recipients",
+        file.to_str().unwrap(),
+        "--notify-attempts",
+        "3",
+        "--notify-backoff-ms",
+        "10",
+    ];
     let (mut serve, base) = spawn(&t, "serve.log", &args).await;
     let out = t.consent(&["api-key", "create", "--scopes", "record"], None);
     let key = json_lines(&out)[0]["api_key"].as_str().unwrap().to_owned();
 
-    let grant = |s: &str, p: &str| json!({"type": "consent_granted", "subject": s, "purpose": p,
-        "data_categories": ["email-address"], "policy_version": "2023-11-29", "channel": "web"});
+    let grant = |s: &str, p: &str| {
+        json!({"type": "consent_granted", "subject": s, "purpose": p,
+        "data_categories": ["email-address"], "policy_version": "2023-11-29", "channel": "web"})
+    };
     post(&base, &key, &grant("alice@example.com", "marketing")).await;
-    let w = post(&base, &key, &json!({"type": "consent_withdrawn", "subject": "alice@example.com",
-        "purpose": "marketing", "channel": "account-settings"})).await;
+    let w = post(
+        &base,
+        &key,
+        &json!({"type": "consent_withdrawn", "subject": "alice@example.com",
+        "purpose": "marketing", "channel": "account-settings"}),
+    )
+    .await;
     let withdrawal = w["seq"].as_u64().unwrap();
-    assert_eq!(w["notify_recipients"], json!(["analytics-providers", "group", "infrastructure-providers"]));
+    assert_eq!(
+        w["notify_recipients"],
+        json!(["analytics-providers", "group", "infrastructure-providers"])
+    );
 
-    wait_seen(&r, "the withdrawal's deliveries", |s| accepted_for(s, withdrawal).len() == 2).await;
+    wait_seen(&r, "the withdrawal's deliveries", |s| {
+        accepted_for(s, withdrawal).len() == 2
+    })
+    .await;
     // The dead letter is written after the last try of the failing recipient.
     let deadline = Instant::now() + Duration::from_secs(30);
     let dead = loop {
@@ -146,17 +188,33 @@ async fn withdrawal_and_erasure_reach_every_recipient_exactly_once() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert_eq!(dead.len(), 1, "{dead:?}");
-    assert_eq!((dead[0]["seq"].as_u64(), dead[0]["recipient"].as_str(), dead[0]["attempts"].as_u64()),
-               (Some(withdrawal), Some("infrastructure-providers"), Some(3)));
+    assert_eq!(
+        (
+            dead[0]["seq"].as_u64(),
+            dead[0]["recipient"].as_str(),
+            dead[0]["attempts"].as_u64()
+        ),
+        (Some(withdrawal), Some("infrastructure-providers"), Some(3))
+    );
     {
         let seen = r.seen.lock().unwrap();
-        assert_eq!(accepted_for(&seen, withdrawal), ["analytics-providers", "group"]);
-        assert_eq!(seen.tries[&(format!("{withdrawal}:group"), "group".to_owned())], 3, "two failures, then success");
+        assert_eq!(
+            accepted_for(&seen, withdrawal),
+            ["analytics-providers", "group"]
+        );
+        assert_eq!(
+            seen.tries[&(format!("{withdrawal}:group"), "group".to_owned())],
+            3,
+            "two failures, then success"
+        );
         let body = &seen.accepted.iter().find(|a| a.1 == "group").unwrap().2;
         assert_eq!(body["action"], "stop_processing");
         assert_eq!(body["purposes"], json!(["marketing"]));
         assert_eq!(body["entry"]["hash"], w["hash"]);
-        assert_eq!(body["subject"], w["subject"], "a pseudonym, never the subject's address");
+        assert_eq!(
+            body["subject"], w["subject"],
+            "a pseudonym, never the subject's address"
+        );
     }
 
     // A restart re-sends nothing: the erasure after it is notified, and the
@@ -165,10 +223,18 @@ async fn withdrawal_and_erasure_reach_every_recipient_exactly_once() {
     let _ = serve.wait();
     let (mut serve, base) = spawn(&t, "serve-2.log", &args).await;
     post(&base, &key, &grant("bob@example.com", "partner-sharing")).await;
-    let e = post(&base, &key, &json!({"type": "erasure_requested", "subject": "bob@example.com",
-        "channel": "privacy-request-form"})).await;
+    let e = post(
+        &base,
+        &key,
+        &json!({"type": "erasure_requested", "subject": "bob@example.com",
+        "channel": "privacy-request-form"}),
+    )
+    .await;
     let erasure = e["seq"].as_u64().unwrap();
-    let expected: Vec<String> = e["notify_recipients"].as_array().unwrap().iter()
+    let expected: Vec<String> = e["notify_recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
         .map(|v| v.as_str().unwrap().to_owned())
         .filter(|r| r != "infrastructure-providers")
         .filter(|r| ["group", "analytics-providers", "research-partners"].contains(&r.as_str()))
@@ -182,8 +248,16 @@ async fn withdrawal_and_erasure_reach_every_recipient_exactly_once() {
     .await;
     {
         let seen = r.seen.lock().unwrap();
-        assert_eq!(accepted_for(&seen, withdrawal), ["analytics-providers", "group"], "nothing re-sent");
-        let erase = seen.accepted.iter().find(|a| a.0.starts_with(&format!("{erasure}:"))).unwrap();
+        assert_eq!(
+            accepted_for(&seen, withdrawal),
+            ["analytics-providers", "group"],
+            "nothing re-sent"
+        );
+        let erase = seen
+            .accepted
+            .iter()
+            .find(|a| a.0.starts_with(&format!("{erasure}:")))
+            .unwrap();
         assert_eq!(erase.2["action"], "erase");
     }
     let _ = serve.kill();
@@ -194,7 +268,12 @@ async fn withdrawal_and_erasure_reach_every_recipient_exactly_once() {
     let notified: Vec<(u64, String)> = json_lines(&export)
         .iter()
         .filter(|l| l["type"] == "recipient_notified")
-        .map(|l| (l["event"]["entry"].as_u64().unwrap(), l["event"]["recipient"].as_str().unwrap().to_owned()))
+        .map(|l| {
+            (
+                l["event"]["entry"].as_u64().unwrap(),
+                l["event"]["recipient"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     let seen = r.seen.lock().unwrap();
     let mut delivered: Vec<(u64, String)> = seen

@@ -42,13 +42,25 @@ impl SqliteStore {
     /// Opens (creating if missing) the database at `sqlite://PATH` and
     /// applies the embedded migrations.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(url, SqliteSynchronous::Full).await
+    }
+
+    /// For a copy that can be rebuilt from elsewhere (a decision node's
+    /// replica, refilled from Kafka): `synchronous = NORMAL`, so a commit
+    /// is atomic but not fsynced; a crash may lose the last few commits,
+    /// and the positions written with them, never only one of the two.
+    pub async fn open_replica(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(url, SqliteSynchronous::Normal).await
+    }
+
+    async fn open_with(url: &str, synchronous: SqliteSynchronous) -> Result<Self, StoreError> {
         if !url.starts_with("sqlite:") {
             return Err(StoreError::UnsupportedUrl(url.to_owned()));
         }
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(synchronous)
             .busy_timeout(Duration::from_secs(10))
             // 64 MiB of page cache per connection: index pages stay in memory.
             .pragma("cache_size", "-65536")

@@ -491,10 +491,17 @@ impl<S: Store> Writer<S> {
                         break;
                     }
                     let span = info_span!("append_batch", size = requests.len());
-                    let more_waiting = !rx.is_empty();
-                    self.locked_process(std::mem::take(&mut requests), more_waiting)
+                    self.locked_process(std::mem::take(&mut requests))
                         .instrument(span)
                         .await;
+                    // Keep the lock only if the next batch is already
+                    // waiting (then recv_many returns at once).
+                    if let Some(since) = self.lock_held_since {
+                        if rx.is_empty() || since.elapsed() >= HOLD_LOCK_AT_MOST {
+                            self.store.unlock_appends().await;
+                            self.lock_held_since = None;
+                        }
+                    }
                 }
                 Ok(()) = async { shared_head.as_mut().expect("guarded").changed().await },
                     if shared_head.is_some() =>
@@ -512,10 +519,11 @@ impl<S: Store> Writer<S> {
 
     /// On a shared store: takes the append lock, catches up with what other
     /// processes appended, then prepares and commits with no race to lose.
-    /// While more requests are already waiting the lock is kept for the
-    /// next batch (two round trips saved per batch under load), but never
-    /// longer than [`HOLD_LOCK_AT_MOST`], so other writers get their turn.
-    async fn locked_process(&mut self, requests: Vec<Request>, more_waiting: bool) {
+    /// The caller keeps the lock for the next batch while more requests
+    /// are already waiting (two round trips saved per batch under load),
+    /// but never longer than [`HOLD_LOCK_AT_MOST`], so other writers get
+    /// their turn.
+    async fn locked_process(&mut self, requests: Vec<Request>) {
         let held = self.lock_held_since.is_some();
         let locked = held
             || match self.store.lock_appends().await {
@@ -530,12 +538,6 @@ impl<S: Store> Writer<S> {
             self.lock_held_since = Some(std::time::Instant::now());
         }
         self.process(requests).await;
-        if let Some(since) = self.lock_held_since {
-            if !more_waiting || since.elapsed() >= HOLD_LOCK_AT_MOST {
-                self.store.unlock_appends().await;
-                self.lock_held_since = None;
-            }
-        }
     }
 
     fn next_seq(&self) -> u64 {

@@ -491,7 +491,8 @@ impl<S: Store> Writer<S> {
                         break;
                     }
                     let span = info_span!("append_batch", size = requests.len());
-                    self.locked_process(std::mem::take(&mut requests))
+                    let reply = self
+                        .locked_process(std::mem::take(&mut requests))
                         .instrument(span)
                         .await;
                     // Keep the lock only if the next batch is already
@@ -502,6 +503,7 @@ impl<S: Store> Writer<S> {
                             self.lock_held_since = None;
                         }
                     }
+                    reply.send();
                 }
                 Ok(()) = async { shared_head.as_mut().expect("guarded").changed().await },
                     if shared_head.is_some() =>
@@ -523,21 +525,21 @@ impl<S: Store> Writer<S> {
     /// are already waiting (two round trips saved per batch under load),
     /// but never longer than [`HOLD_LOCK_AT_MOST`], so other writers get
     /// their turn.
-    async fn locked_process(&mut self, requests: Vec<Request>) {
+    async fn locked_process(&mut self, requests: Vec<Request>) -> Reply {
         let held = self.lock_held_since.is_some();
         let locked = held
             || match self.store.lock_appends().await {
                 Ok(locked) => locked,
                 Err(e) => {
                     error!(error = %e, "taking the append lock failed");
-                    return fail_all(requests, &e.to_string());
+                    return Reply::Fail(requests, e.to_string());
                 }
             };
         if locked && !held {
             self.follow().await;
             self.lock_held_since = Some(std::time::Instant::now());
         }
-        self.process(requests).await;
+        self.process(requests).await
     }
 
     fn next_seq(&self) -> u64 {
@@ -645,19 +647,19 @@ impl<S: Store> Writer<S> {
         Ok(())
     }
 
-    async fn process(&mut self, mut requests: Vec<Request>) {
+    async fn process(&mut self, mut requests: Vec<Request>) -> Reply {
         for attempt in 0..=CONFLICT_RETRIES {
             let lookups = match self.lookups(&requests).await {
                 Ok(l) => l,
                 Err(e) => {
                     error!(error = %e, "append batch look-ups failed");
-                    return fail_all(requests, &e.to_string());
+                    return Reply::Fail(requests, e.to_string());
                 }
             };
             let (back, mut prepared) = self.prepare(requests, lookups).await;
             requests = back;
             if prepared.batch.is_empty() {
-                return answer(requests, prepared, None);
+                return Reply::Answer(requests, prepared, None);
             }
             match self.store.commit(&prepared.batch).await {
                 Ok(()) => {
@@ -686,7 +688,7 @@ impl<S: Store> Writer<S> {
                         last_seq = last,
                         "committed"
                     );
-                    return answer(requests, prepared, None);
+                    return Reply::Answer(requests, prepared, None);
                 }
                 Err(StoreError::Conflict(seq)) if attempt < CONFLICT_RETRIES => {
                     warn!(
@@ -695,7 +697,7 @@ impl<S: Store> Writer<S> {
                     );
                     if let Err(e) = self.reload().await {
                         error!(error = %e, "reloading after a conflict failed");
-                        return fail_all(requests, &e.to_string());
+                        return Reply::Fail(requests, e.to_string());
                     }
                 }
                 Err(e) => {
@@ -704,16 +706,36 @@ impl<S: Store> Writer<S> {
                         error!(error = %r, "reloading after a failed commit failed");
                     }
                     let failure = e.to_string();
-                    return answer(requests, prepared, Some(&failure));
+                    return Reply::Answer(requests, prepared, Some(failure));
                 }
             }
         }
+        Reply::Fail(requests, "gave up after repeated write conflicts".into())
     }
 }
 
 /// How many times a batch is re-prepared after losing a race with another
 /// writer before its appenders get an error.
 const CONFLICT_RETRIES: usize = 16;
+
+/// A batch's answers, sent only after the append lock is settled: an
+/// appender that has its answer may at once ask another process to append,
+/// and that process must not find the lock still held for nothing.
+enum Reply {
+    Fail(Vec<Request>, String),
+    Answer(Vec<Request>, Prepared, Option<String>),
+}
+
+impl Reply {
+    fn send(self) {
+        match self {
+            Reply::Fail(requests, failure) => fail_all(requests, &failure),
+            Reply::Answer(requests, prepared, failure) => {
+                answer(requests, prepared, failure.as_deref())
+            }
+        }
+    }
+}
 
 fn fail_all(requests: Vec<Request>, failure: &str) {
     for request in requests {

@@ -126,6 +126,33 @@ fn accepted_for(seen: &Seen, seq: u64) -> Vec<String> {
     v
 }
 
+/// The (entry, recipient) of every `recipient_notified` entry in the log,
+/// once `done` holds for them (or after 30 s).
+async fn logged_when(
+    t: &TempLedger,
+    done: impl Fn(&[(u64, String)]) -> bool,
+) -> Vec<(u64, String)> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let export = t.consent(&["export", "--out", "-"], None);
+        let mut logged: Vec<(u64, String)> = json_lines(&export)
+            .iter()
+            .filter(|l| l["type"] == "recipient_notified")
+            .map(|l| {
+                (
+                    l["event"]["entry"].as_u64().unwrap(),
+                    l["event"]["recipient"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        logged.sort();
+        if done(&logged) || Instant::now() > deadline {
+            return logged;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn withdrawal_and_erasure_reach_every_recipient_exactly_once() {
     let t = TempLedger::with_reference_policy();
@@ -217,6 +244,9 @@ async fn withdrawal_and_erasure_reach_every_recipient_exactly_once() {
         );
     }
 
+    // Recorded before the restart (the entry follows the 2xx answer).
+    logged_when(&t, |l| l.len() == 2).await;
+
     // A restart re-sends nothing: the erasure after it is notified, and the
     // withdrawal's recipients are still told once each.
     let _ = serve.kill();
@@ -260,30 +290,21 @@ async fn withdrawal_and_erasure_reach_every_recipient_exactly_once() {
             .unwrap();
         assert_eq!(erase.2["action"], "erase");
     }
+    // Every confirmed delivery is in the log, once (the entry follows the
+    // recipient's 2xx answer: wait for it), and the log verifies.
+    let delivered: Vec<(u64, String)> = {
+        let seen = r.seen.lock().unwrap();
+        let mut d: Vec<(u64, String)> = seen
+            .accepted
+            .iter()
+            .map(|(id, rcpt, _)| (id.split(':').next().unwrap().parse().unwrap(), rcpt.clone()))
+            .collect();
+        d.sort();
+        d
+    };
+    let logged = logged_when(&t, |l| l.len() >= delivered.len()).await;
     let _ = serve.kill();
     let _ = serve.wait();
-
-    // Every confirmed delivery is in the log, once, and the log verifies.
-    let export = t.consent(&["export", "--out", "-"], None);
-    let notified: Vec<(u64, String)> = json_lines(&export)
-        .iter()
-        .filter(|l| l["type"] == "recipient_notified")
-        .map(|l| {
-            (
-                l["event"]["entry"].as_u64().unwrap(),
-                l["event"]["recipient"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    let seen = r.seen.lock().unwrap();
-    let mut delivered: Vec<(u64, String)> = seen
-        .accepted
-        .iter()
-        .map(|(id, rcpt, _)| (id.split(':').next().unwrap().parse().unwrap(), rcpt.clone()))
-        .collect();
-    delivered.sort();
-    let mut logged = notified.clone();
-    logged.sort();
     assert_eq!(logged, delivered, "one entry per confirmed delivery");
     assert!(t.consent(&["verify"], None).status.success());
 }

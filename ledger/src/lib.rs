@@ -13,9 +13,14 @@
 //! ## Layout
 //! - [`format`]: canonical entry bytes, entry hash, key ids.
 //! - [`keys`]: the key directory (0700, key files 0600).
-//! - [`store`]: the [`store::Store`] trait; `store/sqlite.rs` and its `.sql` files.
+//! - [`store`]: the [`store::Store`] trait; `store/sqlite.rs` and
+//!   `store/postgres.rs`, each with its `.sql` files, and [`AnyStore`]
+//!   choosing one from a URL. PostgreSQL lets several processes append
+//!   (an advisory lock serialises them; LISTEN/NOTIFY lets each follow the
+//!   others); an SQLite file has one writing process.
 //! - [`replay`]: rebuilds the writer's state from the stored log.
-//! - `writer`: the group-commit task (decide, chain, sign, commit, answer).
+//! - `writer`: the group-commit task (catch up with other writers, decide,
+//!   chain, sign, commit, answer).
 //! - [`ledger`]: the [`Ledger`] handle.
 //! - [`verify`]: chain verification with Ed25519 batch verification.
 //! - [`export`]: JSON Lines export and its offline verification.

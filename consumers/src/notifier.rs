@@ -14,7 +14,7 @@
 //! receivers drop repeats) and `Consent-Signature: keyid=<id>,t=<unix
 //! seconds>,ed25519=<hex signature of "<t>.<body>">`, signed with the
 //! webhook key (`webhook.key` in the key directory, apart from the log's
-//! keys).
+//! keys). Endpoints may be `https://` (rustls, the system's trust store).
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -248,13 +248,17 @@ async fn catch_up(dir: &std::path::Path, ledger: Ledger<PgStore>, db: &str) {
 
     let replica = format!("sqlite://{}", dir.join("catchup-replica.db").display());
     let started = Instant::now();
-    let (projection, _node) = kafka_node::start(NodeConfig { kafka, replica })
-        .await
-        .unwrap();
+    let (projection, _node) = kafka_node::start(NodeConfig {
+        kafka,
+        replica,
+        pinned_key: None,
+    })
+    .await
+    .unwrap();
     assert!(projection.wait_for(head, Duration::from_secs(600)).await);
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "catch-up: a new Kafka-fed node applied {} entries (read, parsed, chain-linked, written to its replica with offsets, projected) in {secs:.1} s = {:.0} entries/s",
+        "catch-up: a new Kafka-fed node applied {} entries (read, parsed, verified with signatures, written to its replica with offsets, projected) in {secs:.1} s = {:.0} entries/s",
         head + 1,
         (head + 1) as f64 / secs
     );

@@ -12,7 +12,11 @@
 //!
 //! Partitions are keyed by subject, so entries arrive out of global order;
 //! the node holds early ones until the gap before them fills and applies
-//! strictly in sequence, checking that each entry links to the one before.
+//! strictly in sequence. The broker is not trusted: every entry is verified
+//! before it is applied, exactly as `consent verify` does (canonical form,
+//! hash, link to the entry before, time order, the key the log introduced,
+//! Ed25519 signature; `--pin-key` pins the genesis key), and a node that
+//! meets a bad entry stops, naming it, rather than answer from it.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -20,6 +24,7 @@ use std::time::Duration;
 
 use consent_ledger::format::EntryLine;
 use consent_ledger::store::{CommitBatch, EntryRow};
+use consent_ledger::verify::{ChainVerifier, Input, WINDOW};
 use consent_ledger::{SqliteStore, Store, StoreError};
 use futures_util::FutureExt;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -39,8 +44,8 @@ pub enum NodeError {
     Kafka(#[from] KafkaError),
     #[error("topic {0} does not exist (start the relay first: it creates it)")]
     NoTopic(String),
-    #[error("entry {seq} does not link to entry {}: the stream or the replica has been tampered with", seq - 1)]
-    BrokenChain { seq: u64 },
+    #[error("entry {}: {} ({}): the stream or the replica has been tampered with", .0.seq, .0.reason.code(), .0.detail)]
+    Tampered(consent_ledger::VerifyFailure),
     #[error("entry {seq} cannot be read: {detail}")]
     Corrupt { seq: u64, detail: String },
     #[error(transparent)]
@@ -59,14 +64,15 @@ fn cursor_name(topic: &str, partition: i32) -> String {
 struct Held {
     hash: [u8; 32],
     entry: EntryLine,
+    line: String,
 }
 
 /// The node's position: what the projection has applied, and what it holds.
 struct Follower {
     projection: Arc<LiveProjection>,
     next: u64,
-    prev_hash: String,
     held: BTreeMap<u64, Held>,
+    verifier: ChainVerifier,
 }
 
 impl Follower {
@@ -75,25 +81,39 @@ impl Follower {
         seq < self.next || self.held.contains_key(&seq)
     }
 
-    /// Applies every held entry that continues the sequence.
+    /// Verifies, then applies, every held entry that continues the sequence.
     fn apply_ready(&mut self) -> Result<usize, NodeError> {
-        let mut applied = 0;
+        let mut run = Vec::new();
+        while let Some(held) = self.held.remove(&(self.next + run.len() as u64)) {
+            run.push(held);
+        }
+        if run.is_empty() {
+            return Ok(0);
+        }
+        for window in run.chunks(WINDOW) {
+            let inputs: Vec<Input<'_>> = window
+                .iter()
+                .map(|h| Input {
+                    position: h.entry.seq,
+                    stored_hash: None,
+                    line: &h.line,
+                })
+                .collect();
+            self.verifier.feed(&inputs).map_err(NodeError::Tampered)?;
+        }
         let mut model = self.projection.model.write().expect("projection lock");
-        while let Some(held) = self.held.remove(&self.next) {
-            let seq = self.next;
-            if seq > 0 && held.entry.prev != self.prev_hash {
-                return Err(NodeError::BrokenChain { seq });
-            }
-            model.apply(seq, held.entry.recorded_at, held.hash, &held.entry.event)?;
-            self.prev_hash = held.entry.hash;
-            self.next += 1;
-            applied += 1;
+        for held in &run {
+            model.apply(
+                held.entry.seq,
+                held.entry.recorded_at,
+                held.hash,
+                &held.entry.event,
+            )?;
         }
         drop(model);
-        if applied > 0 {
-            self.projection.publish_checkpoint();
-        }
-        Ok(applied)
+        self.next += run.len() as u64;
+        self.projection.publish_checkpoint();
+        Ok(run.len())
     }
 }
 
@@ -107,7 +127,11 @@ fn parse(seq_hint: u64, line: &str) -> Result<Held, NodeError> {
         seq: entry.seq,
         detail: format!("hash: {e}"),
     })?;
-    Ok(Held { hash, entry })
+    Ok(Held {
+        hash,
+        entry,
+        line: line.to_owned(),
+    })
 }
 
 /// Where a node reads from and keeps its replica.
@@ -116,6 +140,8 @@ pub struct NodeConfig {
     pub kafka: KafkaConfig,
     /// `sqlite://PATH` of the local replica (created if missing).
     pub replica: String,
+    /// The genesis public key to require, as `consent verify --key` does.
+    pub pinned_key: Option<[u8; 32]>,
 }
 
 /// Restores the projection from the replica, then follows the topic in a
@@ -127,8 +153,8 @@ pub async fn start(
     let mut follower = Follower {
         projection: Arc::new(LiveProjection::new()),
         next: 0,
-        prev_hash: String::new(),
         held: BTreeMap::new(),
+        verifier: ChainVerifier::new(config.pinned_key),
     };
     let mut from = 0;
     loop {
@@ -248,7 +274,7 @@ async fn consume(
                             hash: held.hash,
                             subject: held.entry.event.subject().map(|p| p.to_string()),
                             kind: held.entry.event.kind(),
-                            line: line.to_owned(),
+                            line: held.line.clone(),
                         });
                         fresh.push((seq, held));
                     }

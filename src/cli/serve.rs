@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// its Kafka offsets too.
     #[arg(long, env = "CONSENT_REPLICA", default_value = "node-replica.db")]
     replica: PathBuf,
+    /// The genesis public key a decision node requires (64 hex digits,
+    /// from `consent key show`); every entry is verified either way.
+    #[arg(long, requires = "from_kafka")]
+    pin_key: Option<String>,
     #[command(flatten)]
     topic: super::relay::TopicArgs,
     /// Notify recipients: a JSON file naming each recipient's webhook,
@@ -138,6 +142,7 @@ async fn decision_node(at: &Location, args: &ServeArgs, brokers: &str) -> anyhow
     let (projection, follower) = kafka_node::start(NodeConfig {
         kafka: args.topic.config(brokers),
         replica,
+        pinned_key: super::verify::parse_pin(args.pin_key.as_deref())?,
     })
     .await
     .context("starting the Kafka-fed decision node")?;

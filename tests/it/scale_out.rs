@@ -351,3 +351,62 @@ async fn wait_up(base: &str, child: &mut Child) -> bool {
     }
     false
 }
+
+#[tokio::test]
+async fn a_forged_entry_on_the_topic_stops_the_node_which_names_it() {
+    let t = TempLedger::postgres_with_reference_policy();
+    let topic = unique_topic("forged");
+    let writer = serve(&t, "writer.log", &[]).await;
+    let key = key(&t);
+    let (status, g) = post(&writer.base, &key, "/v1/events", &grant("a@example.com")).await;
+    assert_eq!(status, 201, "{g}");
+    let seq = g["seq"].as_u64().unwrap();
+    let mut relay1 = relay(&t, &topic, "relay.log");
+    let mut node = node(&t, &topic, "node.log").await;
+    wait_applied(&mut node, seq, Duration::from_secs(20)).await;
+    relay1.kill_9();
+
+    // Someone with access to the broker appends "entry seq+1": a copy of
+    // the last entry, renumbered, linking correctly to it, but not signed
+    // by the ledger (its hash and signature are the original's).
+    use consent_ledger::Store;
+    let store = t.store().await;
+    let original = store.read_lines(seq, 1).await.unwrap().remove(0).line;
+    let mut forged: Value = serde_json::from_str(&original).unwrap();
+    forged["prev"] = forged["hash"].clone();
+    forged["seq"] = json!(seq + 1);
+    forged["event"]["channel"] = json!("forged-channel");
+    let forged = forged.to_string();
+    let producer: rdkafka::producer::FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker())
+        .create()
+        .unwrap();
+    producer
+        .send(
+            rdkafka::producer::FutureRecord::to(&topic)
+                .key("x")
+                .payload(&forged),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+
+    // The node refuses it: it stops rather than answer from a forged log.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = node.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the node kept running on a forged entry"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(!status.success());
+    let log = std::fs::read_to_string(&node.log).unwrap();
+    assert!(
+        log.contains(&format!("entry {}: ", seq + 1)) && log.contains("tampered"),
+        "the node names the forged entry: {log}"
+    );
+}

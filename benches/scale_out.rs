@@ -155,6 +155,7 @@ async fn visible(dir: &std::path::Path) {
         match kafka_node::start(NodeConfig {
             kafka: kafka.clone(),
             replica: replica.clone(),
+            pinned_key: None,
         })
         .await
         {

@@ -33,7 +33,7 @@ impl Location {
     pub async fn store(&self) -> anyhow::Result<AnyStore> {
         AnyStore::open(&self.url)
             .await
-            .with_context(|| format!("opening {}", redact(&self.url)))
+            .with_context(|| format!("opening {}", consent_ledger::store::redacted(&self.url)))
     }
 
     pub fn key_store(&self) -> anyhow::Result<KeyStore> {
@@ -48,19 +48,5 @@ impl Location {
             config.name = name.clone();
         }
         Ok(Ledger::open(store, keys, config).await?)
-    }
-}
-
-/// A database URL fit for logs and errors: any password replaced.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
     }
 }

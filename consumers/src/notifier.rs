@@ -42,6 +42,8 @@ pub enum NotifierError {
     Config { path: String, detail: String },
     #[error("stored entry {seq} cannot be read: {detail}")]
     Corrupt { seq: u64, detail: String },
+    #[error("the projection has not applied entry {seq} after 30 s")]
+    ProjectionBehind { seq: u64 },
     #[error("recording a delivery: {0}")]
     Ledger(#[from] consent_ledger::LedgerError),
 }
@@ -166,7 +168,11 @@ pub async fn run<S: Store>(
             if let Some(n) = notice(row.seq, entry) {
                 // Recipients come from the policy in force at the entry,
                 // so the projection must have applied it.
-                projection.wait_for(n.seq, Duration::from_secs(30)).await;
+                if !projection.wait_for(n.seq, Duration::from_secs(30)).await {
+                    // Never decide recipients from a stale model: stop, and
+                    // be restarted from the cursor (nothing is skipped).
+                    return Err(NotifierError::ProjectionBehind { seq: n.seq });
+                }
                 let (recipients, policy) = {
                     let model = projection.model.read().expect("projection lock");
                     (
@@ -343,7 +349,8 @@ impl<S: Store> Sender<S> {
             match sent {
                 Ok(r) if r.status().is_success() => return Ok(()),
                 Ok(r) => last = format!("HTTP {}", r.status().as_u16()),
-                Err(e) => last = e.to_string(),
+                // Without the URL: it may carry a token.
+                Err(e) => last = e.without_url().to_string(),
             }
             warn!(entry = seq, %recipient, attempt, error = %last, "webhook delivery failed");
             if attempt < self.retry.attempts {

@@ -17,7 +17,7 @@ use ed25519_dalek::Signer;
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
-use tracing::{debug, error, info_span, warn, Instrument};
+use tracing::{debug, error, info, info_span, warn, Instrument};
 
 use crate::error::{LedgerError, Rejection};
 use crate::format::{body_json, entry_hash, signed_line};
@@ -539,6 +539,10 @@ impl<S: Store> Writer<S> {
             self.follow().await;
             self.lock_held_since = Some(std::time::Instant::now());
         }
+        if let Err(e) = self.ensure_active_key() {
+            error!(error = %e, "cannot load the active signing key; refusing to append");
+            return Reply::Fail(requests, e.to_string());
+        }
         self.process(requests).await
     }
 
@@ -550,7 +554,6 @@ impl<S: Store> Writer<S> {
     /// passes it on to this process's feed, so its projections see one log.
     async fn follow(&mut self) {
         let core = self.core.as_mut().expect("core is present between batches");
-        let key_before = core.log.active_key.clone();
         let mut fresh = Vec::new();
         let followed = catch_up(&*self.store, &mut core.log, |row, entry| {
             if let Ok(hash) = <[u8; 32]>::try_from(row.hash.as_slice()) {
@@ -565,18 +568,9 @@ impl<S: Store> Writer<S> {
         .await;
         if let Err(e) = followed {
             error!(error = %e, "following another writer's entries failed");
-            return;
         }
-        if core.log.active_key != key_before {
-            if let Some(active) = core.log.active_key.clone() {
-                match core.keys.load(&active) {
-                    Ok(k) => core.key = k,
-                    Err(e) => {
-                        error!(error = %e, key_id = %active, "cannot load the key another writer rotated to")
-                    }
-                }
-            }
-        }
+        // What was folded in is published even if a later page failed:
+        // the head has moved past it and it will not be read again.
         if let Some(last) = fresh.last() {
             debug!(
                 entries = fresh.len(),
@@ -587,6 +581,22 @@ impl<S: Store> Writer<S> {
             if self.feed.receiver_count() > 0 {
                 let _ = self.feed.send(fresh.into());
             }
+        }
+    }
+
+    /// Signs only with the key the log last introduced: after another
+    /// writer rotated, its new key must load from the key directory, or
+    /// this writer refuses to append (an entry signed by a retired key
+    /// would never verify).
+    fn ensure_active_key(&mut self) -> Result<(), LedgerError> {
+        let core = self.core.as_mut().expect("core is present between batches");
+        match core.log.active_key.clone() {
+            Some(active) if active != core.key.id => {
+                core.key = core.keys.load(&active)?;
+                info!(key_id = %active, "signing with the key another writer rotated to");
+                Ok(())
+            }
+            _ => Ok(()),
         }
     }
 

@@ -111,17 +111,29 @@ pub async fn run(at: &Location, args: ServeArgs) -> anyhow::Result<ExitCode> {
                 backoff: Duration::from_millis(args.notify_backoff_ms),
                 ..Retry::default()
             };
-            let run = notifier::run(
-                ledger.clone(),
-                projection.clone(),
-                endpoints,
-                key,
-                retry,
-                stop.subscribe(),
-            );
+            let (ledger, projection, stop) = (ledger.clone(), projection.clone(), stop.subscribe());
+            // Supervised: after a failure (database, ledger) it restarts
+            // from its cursor; nothing confirmed is sent again.
             Some(tokio::spawn(async move {
-                if let Err(e) = run.await {
-                    tracing::error!(error = %e, "the recipient notifier stopped");
+                loop {
+                    let run = notifier::run(
+                        ledger.clone(),
+                        projection.clone(),
+                        endpoints.clone(),
+                        key.clone(),
+                        retry.clone(),
+                        stop.clone(),
+                    );
+                    match run.await {
+                        Ok(()) => return,
+                        Err(e) => {
+                            tracing::error!(error = %e, "the recipient notifier failed; restarting in 1 s")
+                        }
+                    }
+                    if *stop.borrow() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }))
         }

@@ -24,7 +24,7 @@ impl AnyStore {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Self::Postgres(PgStore::open(url).await?))
         } else {
-            Err(StoreError::UnsupportedUrl(url.to_owned()))
+            Err(StoreError::UnsupportedUrl(super::redacted(url)))
         }
     }
 }

@@ -35,6 +35,20 @@ pub enum StoreError {
     Corrupt { seq: u64, detail: String },
 }
 
+/// A database URL fit for errors and logs: any password replaced by `***`.
+pub fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// A recipient notification given up on after its last retry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter {

@@ -44,7 +44,7 @@ impl PgStore {
     /// other processes' commits.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+            return Err(StoreError::UnsupportedUrl(super::redacted(url)));
         }
         if !Postgres::database_exists(url).await? {
             // Two processes may race to create it: the loser finds it there.

@@ -55,7 +55,7 @@ impl SqliteStore {
 
     async fn open_with(url: &str, synchronous: SqliteSynchronous) -> Result<Self, StoreError> {
         if !url.starts_with("sqlite:") {
-            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+            return Err(StoreError::UnsupportedUrl(super::redacted(url)));
         }
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)

@@ -112,22 +112,36 @@ impl KeyStore {
     /// Creates a fresh random key and writes it (mode 0600, fsynced) before
     /// returning, so no entry is ever signed by a key that could be lost.
     pub fn generate(&self) -> Result<LedgerKey, KeyError> {
-        let signing = SigningKey::generate(&mut OsRng);
-        let key = LedgerKey::from_seed(signing.to_bytes());
-        let path = self.path(&key.id);
+        let key = LedgerKey::from_seed(SigningKey::generate(&mut OsRng).to_bytes());
+        self.write_new(&self.path(&key.id), &key)?;
+        Ok(key)
+    }
+
+    /// Writes a key file that must not exist yet (mode 0600), fsyncing the
+    /// file and the directory.
+    fn write_new(&self, path: &Path, key: &LedgerKey) -> Result<(), KeyError> {
         let mut f = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(&path)
-            .map_err(io(&path))?;
+            .open(path)
+            .map_err(io(path))?;
         f.write_all(format!("{}\n", hex::encode(key.signing.to_bytes())).as_bytes())
             .and_then(|_| f.sync_all())
-            .map_err(io(&path))?;
+            .map_err(io(path))?;
         fs::File::open(&self.dir)
             .and_then(|d| d.sync_all())
-            .map_err(io(&self.dir))?;
-        Ok(key)
+            .map_err(io(&self.dir))
+    }
+
+    /// Reads a key file, refusing one others can read.
+    fn read(path: &Path) -> Result<LedgerKey, KeyError> {
+        check_mode(path, 0o600)?;
+        let text = fs::read_to_string(path).map_err(io(path))?;
+        let mut seed = [0u8; 32];
+        hex::decode_to_slice(text.trim(), &mut seed)
+            .map_err(|_| KeyError::Malformed(path.to_owned()))?;
+        Ok(LedgerKey::from_seed(seed))
     }
 
     /// A key kept under a fixed name (`<name>.key`), created on first use:
@@ -137,23 +151,10 @@ impl KeyStore {
         let path = self.dir.join(format!("{name}.key"));
         if !path.exists() {
             let key = LedgerKey::from_seed(SigningKey::generate(&mut OsRng).to_bytes());
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-                .map_err(io(&path))?;
-            f.write_all(format!("{}\n", hex::encode(key.signing.to_bytes())).as_bytes())
-                .and_then(|_| f.sync_all())
-                .map_err(io(&path))?;
+            self.write_new(&path, &key)?;
             return Ok(key);
         }
-        check_mode(&path, 0o600)?;
-        let text = fs::read_to_string(&path).map_err(io(&path))?;
-        let mut seed = [0u8; 32];
-        hex::decode_to_slice(text.trim(), &mut seed)
-            .map_err(|_| KeyError::Malformed(path.clone()))?;
-        Ok(LedgerKey::from_seed(seed))
+        Self::read(&path)
     }
 
     /// Loads the key with this id, refusing a file others can read.
@@ -162,12 +163,7 @@ impl KeyStore {
         if !path.exists() {
             return Err(KeyError::Missing(id.to_owned()));
         }
-        check_mode(&path, 0o600)?;
-        let text = fs::read_to_string(&path).map_err(io(&path))?;
-        let mut seed = [0u8; 32];
-        hex::decode_to_slice(text.trim(), &mut seed)
-            .map_err(|_| KeyError::Malformed(path.clone()))?;
-        let key = LedgerKey::from_seed(seed);
+        let key = Self::read(&path)?;
         if key.id != id {
             return Err(KeyError::Malformed(path));
         }

@@ -9,47 +9,8 @@ use futures_util::future::join_all;
 use serde_json::{json, Value};
 
 use super::common::kafka::{broker, unique_topic};
-use super::common::server::spawn;
+use super::common::server::{post, serve, Proc};
 use super::common::{json_lines, TempLedger};
-
-/// A child process killed (SIGKILL) when dropped; prints its log if the
-/// test is failing.
-struct Proc {
-    child: Child,
-    base: String,
-    log: std::path::PathBuf,
-}
-
-impl Proc {
-    fn kill_9(&mut self) {
-        let _ = self.child.kill(); // SIGKILL
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill_9();
-        if std::thread::panicking() {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(30).collect();
-            eprintln!(
-                "--- {} (newest first)\n{}",
-                self.log.display(),
-                tail.join("\n")
-            );
-        }
-    }
-}
-
-async fn serve(t: &TempLedger, log: &str, extra: &[&str]) -> Proc {
-    let (child, base) = spawn(t, log, extra).await;
-    Proc {
-        child,
-        base,
-        log: t.dir.path().join(log),
-    }
-}
 
 fn relay(t: &TempLedger, topic: &str, log: &str) -> Proc {
     let path = t.dir.path().join(log);
@@ -107,17 +68,6 @@ async fn node(t: &TempLedger, topic: &str, log: &str) -> Proc {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-async fn post(base: &str, key: &str, path: &str, body: &Value) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{base}{path}"))
-        .bearer_auth(key)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
 }
 
 async fn health(base: &str) -> Option<Value> {

@@ -4,46 +4,11 @@
 //! LISTEN/NOTIFY, and each serves decisions on what the other appended. An
 //! SQLite file has one writer: a second one is refused, clearly.
 
-use std::process::Child;
-
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 
-use super::common::server::spawn;
+use super::common::server::{post, serve};
 use super::common::{json_lines, on_postgres, TempLedger};
-
-struct Node {
-    child: Child,
-    base: String,
-    log: std::path::PathBuf,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(40).collect();
-            eprintln!(
-                "--- {} (last lines, newest first)\n{}",
-                self.log.display(),
-                tail.join("\n")
-            );
-        }
-    }
-}
-
-async fn post(base: &str, key: &str, path: &str, body: &Value) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{base}{path}"))
-        .bearer_auth(key)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
-}
 
 fn grant(subject: &str) -> Value {
     json!({"type": "consent_granted", "subject": subject, "purpose": "marketing",
@@ -54,12 +19,7 @@ fn grant(subject: &str) -> Value {
 #[tokio::test]
 async fn a_second_writer_on_one_sqlite_file_is_refused() {
     let t = TempLedger::sqlite();
-    let (first, base) = spawn(&t, "serve-a.log", &[]).await;
-    let _first = Node {
-        child: first,
-        base,
-        log: t.dir.path().join("serve-a.log"),
-    };
+    let _first = serve(&t, "serve-a.log", &[]).await;
     let out = t.consent(
         &[
             "policy",
@@ -87,18 +47,8 @@ async fn two_servers_appending_at_once_keep_one_unbroken_chain() {
         return; // PostgreSQL only; the SQLite case is the test above.
     }
     let t = TempLedger::with_reference_policy();
-    let (a, base_a) = spawn(&t, "serve-a.log", &[]).await;
-    let a = Node {
-        child: a,
-        base: base_a,
-        log: t.dir.path().join("serve-a.log"),
-    };
-    let (b, base_b) = spawn(&t, "serve-b.log", &[]).await;
-    let b = Node {
-        child: b,
-        base: base_b,
-        log: t.dir.path().join("serve-b.log"),
-    };
+    let a = serve(&t, "serve-a.log", &[]).await;
+    let b = serve(&t, "serve-b.log", &[]).await;
     let out = t.consent(&["api-key", "create", "--scopes", "record,decide"], None);
     let key = json_lines(&out)[0]["api_key"].as_str().unwrap().to_owned();
 

@@ -129,3 +129,55 @@ impl Server {
         v["head"].as_u64().unwrap()
     }
 }
+
+/// A child process of the test (a server, a relay), killed with SIGKILL
+/// when dropped; if the test is failing, the tail of its log is printed.
+pub struct Proc {
+    pub child: Child,
+    pub base: String,
+    pub log: std::path::PathBuf,
+}
+
+impl Proc {
+    pub fn kill_9(&mut self) {
+        let _ = self.child.kill(); // SIGKILL
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill_9();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!(
+                "--- {} (newest first)\n{}",
+                self.log.display(),
+                tail.join("\n")
+            );
+        }
+    }
+}
+
+/// `consent serve` for `t`'s ledger as a [`Proc`], logging to `log`.
+pub async fn serve(t: &TempLedger, log: &str, extra: &[&str]) -> Proc {
+    let (child, base) = spawn(t, log, extra).await;
+    Proc {
+        child,
+        base,
+        log: t.dir.path().join(log),
+    }
+}
+
+/// POSTs JSON with a bearer key; the status and the JSON answer.
+pub async fn post(base: &str, key: &str, path: &str, body: &Value) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}

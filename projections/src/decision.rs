@@ -209,6 +209,13 @@ fn consent_state(records: &[Record], purpose: PurposeIx, category: CategoryIx) -
 }
 
 impl ConsentProjection {
+    /// Whether the log holds an erasure of this subject.
+    pub fn is_erased(&self, subject: &Pseudonym) -> bool {
+        subject_key(subject)
+            .and_then(|k| self.subjects.get(&k))
+            .is_some_and(|t| t.records.iter().any(|r| matches!(r.fact, Fact::Erased)))
+    }
+
     /// The policy version in force at `t`, as known at `t`.
     pub fn policy_in_force(&self, t: Timestamp) -> Option<Arc<PolicyVersion>> {
         self.policy_at(t).map(|(_, p)| p.policy.clone())

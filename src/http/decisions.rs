@@ -62,15 +62,32 @@ pub struct BatchRequest {
     token: Option<String>,
 }
 
-/// The subject's pseudonym, from the cache or the store.
+/// The subject's pseudonym, from the cache or the store. An erasure
+/// recorded through another process (another writer, or the writer of a
+/// decision node) is seen in the projection: the cached link is dropped and
+/// the store, whose secret row the erasure deleted, no longer knows it.
 pub async fn pseudonym_of(state: &AppState, subject: &str) -> Result<Option<Pseudonym>, Problem> {
-    if let Some(p) = state
+    let cached = state
         .pseudonyms
         .read()
         .expect("pseudonym cache lock")
         .get(subject)
-    {
-        return Ok(Some(p.clone()));
+        .cloned();
+    if let Some(p) = cached {
+        let erased = state
+            .projection
+            .model
+            .read()
+            .expect("projection lock")
+            .is_erased(&p);
+        if !erased {
+            return Ok(Some(p));
+        }
+        state
+            .pseudonyms
+            .write()
+            .expect("pseudonym cache lock")
+            .remove(subject);
     }
     let found = state
         .store

@@ -49,7 +49,10 @@ async fn two_servers_appending_at_once_keep_one_unbroken_chain() {
     let t = TempLedger::with_reference_policy();
     let a = serve(&t, "serve-a.log", &[]).await;
     let b = serve(&t, "serve-b.log", &[]).await;
-    let out = t.consent(&["api-key", "create", "--scopes", "record,decide"], None);
+    let out = t.consent(
+        &["api-key", "create", "--scopes", "record,decide,audit"],
+        None,
+    );
     let key = json_lines(&out)[0]["api_key"].as_str().unwrap().to_owned();
 
     // 8 concurrent clients per server, 25 grants each: 400 appends racing.
@@ -108,4 +111,26 @@ async fn two_servers_appending_at_once_keep_one_unbroken_chain() {
     let (status, d) = post(&b.base, &key, "/v1/decisions", &ask).await;
     assert_eq!(status, 200, "{d}");
     assert_eq!(d["allowed"], true, "{d}");
+
+    // Erased through A, B forgets the link it had cached: the subject id
+    // no longer leads to the pseudonym or its history.
+    let erase = json!({"type": "erasure_requested", "subject": "late@example.com",
+                       "channel": "privacy-request-form"});
+    let (status, e) = post(&a.base, &key, "/v1/events", &erase).await;
+    assert_eq!(status, 201, "{e}");
+    let mut ask = ask;
+    ask["token"] = e["token"].clone();
+    let (status, d) = post(&b.base, &key, "/v1/decisions", &ask).await;
+    assert_eq!((status, d["allowed"].as_bool()), (200, Some(false)), "{d}");
+    let r = reqwest::Client::new()
+        .get(format!("{}/v1/subjects/late@example.com/history", b.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        404,
+        "the erased subject is unknown on B"
+    );
 }

@@ -155,6 +155,37 @@ impl Core {
         (seq, body, hash)
     }
 
+    /// Admits an accepted event into the batch: chains it (next seq, body,
+    /// hash), applies it to the rules' state, and stages its row (the line
+    /// is filled in once signed by the last of `signers`). Returns its seq
+    /// and its index in the batch.
+    #[allow(clippy::too_many_arguments)]
+    fn admit(
+        &mut self,
+        event: Event,
+        at: Timestamp,
+        at_text: &str,
+        signers: &[LedgerKey],
+        batch: &mut CommitBatch,
+        events: &mut Vec<Event>,
+        unsigned: &mut Vec<Unsigned>,
+    ) -> (u64, usize) {
+        let signer = signers.len() - 1;
+        let (seq, body, hash) = self.chain(&event, at, &signers[signer].id);
+        self.log.state.apply(&event, at);
+        batch.entries.push(EntryRow {
+            seq,
+            recorded_at: at_text.to_owned(),
+            hash,
+            subject: event.subject().map(|p| p.to_string()),
+            kind: event.kind(),
+            line: String::new(),
+        });
+        events.push(event);
+        unsigned.push(Unsigned { body, hash, signer });
+        (seq, batch.entries.len() - 1)
+    }
+
     /// The genesis entry of an empty log, signed by the first key.
     pub(crate) fn genesis(&mut self, ledger: &str) -> CommitBatch {
         let at = Timestamp::now();
@@ -207,21 +238,17 @@ impl Core {
                         key_id: next.id.clone(),
                         public_key: next.public_hex(),
                     });
-                    let signer = signers.len() - 1;
-                    let (seq, body, hash) = self.chain(&event, at, &signers[signer].id.clone());
-                    self.log.state.apply(&event, at);
-                    batch.entries.push(EntryRow {
-                        seq,
-                        recorded_at: at_text.clone(),
-                        hash,
-                        subject: None,
-                        kind: event.kind(),
-                        line: String::new(),
-                    });
-                    events.push(event.clone());
-                    unsigned.push(Unsigned { body, hash, signer });
+                    let (_, index) = self.admit(
+                        event,
+                        at,
+                        &at_text,
+                        &signers,
+                        &mut batch,
+                        &mut events,
+                        &mut unsigned,
+                    );
                     outcomes.push(Outcome::Pending {
-                        index: batch.entries.len() - 1,
+                        index,
                         subject: None,
                     });
                     signers.push(next.clone());
@@ -251,27 +278,22 @@ impl Core {
                         }))));
                         continue;
                     }
-                    let signer = signers.len() - 1;
-                    let (seq, body, hash) = self.chain(&event, at, &signers[signer].id.clone());
-                    self.log.state.apply(&event, at);
                     let subject = event.subject().cloned();
-                    batch.entries.push(EntryRow {
-                        seq,
-                        recorded_at: at_text.clone(),
-                        hash,
-                        subject: subject.as_ref().map(|p| p.to_string()),
-                        kind: event.kind(),
-                        line: String::new(),
-                    });
-                    events.push(event);
-                    let index = batch.entries.len() - 1;
+                    let (seq, index) = self.admit(
+                        event,
+                        at,
+                        &at_text,
+                        &signers,
+                        &mut batch,
+                        &mut events,
+                        &mut unsigned,
+                    );
                     batch.idempotency.push(IdempotencyRow {
                         key: key.clone(),
                         request_hash: rhash,
                         seq,
                     });
                     used_keys.insert(key, (rhash, index));
-                    unsigned.push(Unsigned { body, hash, signer });
                     outcomes.push(Outcome::Pending { index, subject });
                 }
                 Request::Append {
@@ -369,9 +391,16 @@ impl Core {
                             continue;
                         }
                     };
-                    let signer = signers.len() - 1;
-                    let (seq, body, hash) = self.chain(&event, at, &signers[signer].id.clone());
-                    self.log.state.apply(&event, at);
+                    let is_erasure = matches!(event, Event::ErasureRequested(_));
+                    let (seq, index) = self.admit(
+                        event,
+                        at,
+                        &at_text,
+                        &signers,
+                        &mut batch,
+                        &mut events,
+                        &mut unsigned,
+                    );
                     if let (Some(id), Some(p)) = (&subject_id, &subject) {
                         let entry = subjects.get_mut(id).expect("resolved above");
                         if !entry.2 {
@@ -397,7 +426,7 @@ impl Core {
                                 .or_default()
                                 .push(seq);
                         }
-                        if matches!(event, Event::ErasureRequested(_)) {
+                        if is_erasure {
                             batch.erase.push(Erasure {
                                 subject_id: id.clone(),
                                 evidence_seqs: self.log.evidence_seqs.remove(p).unwrap_or_default(),
@@ -406,16 +435,6 @@ impl Core {
                             erased_here.push(id.clone());
                         }
                     }
-                    batch.entries.push(EntryRow {
-                        seq,
-                        recorded_at: at_text.clone(),
-                        hash,
-                        subject: subject.as_ref().map(|p| p.to_string()),
-                        kind: event.kind(),
-                        line: String::new(),
-                    });
-                    events.push(event.clone());
-                    let index = batch.entries.len() - 1;
                     if let Some(key) = idempotency_key {
                         batch.idempotency.push(IdempotencyRow {
                             key: key.clone(),
@@ -424,7 +443,6 @@ impl Core {
                         });
                         used_keys.insert(key.clone(), (rhash, index));
                     }
-                    unsigned.push(Unsigned { body, hash, signer });
                     outcomes.push(Outcome::Pending { index, subject });
                 }
             }

@@ -33,6 +33,7 @@ pub mod keys;
 pub mod ledger;
 pub mod replay;
 pub mod store;
+pub mod tlog;
 pub mod verify;
 mod writer;
 

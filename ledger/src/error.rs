@@ -45,6 +45,10 @@ pub enum Rejection {
     IdempotencyConflict { key: String },
     #[error("invalid idempotency key: {0}")]
     InvalidIdempotencyKey(&'static str),
+    /// Entries are Merkle leaves and tile-bundle records, each at most
+    /// 65,535 bytes.
+    #[error("the entry would be {bytes} bytes; an entry holds at most 65,535")]
+    EntryTooLarge { bytes: usize },
 }
 
 impl Rejection {
@@ -54,6 +58,7 @@ impl Rejection {
             Rejection::Domain(e) => e.code(),
             Rejection::IdempotencyConflict { .. } => "idempotency_conflict",
             Rejection::InvalidIdempotencyKey(_) => "invalid_idempotency_key",
+            Rejection::EntryTooLarge { .. } => "entry_too_large",
         }
     }
 }

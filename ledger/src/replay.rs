@@ -10,6 +10,7 @@ use consent_domain::{Event, LedgerState, Pseudonym, Timestamp};
 use crate::error::LedgerError;
 use crate::format::{EntryLine, GENESIS_PREV};
 use crate::store::{Store, StoredLine};
+use crate::tlog::{leaf_hash, TreeBuilder};
 
 /// Page size when reading the log.
 const PAGE: u32 = 8192;
@@ -31,6 +32,8 @@ pub struct Replayed {
     pub evidence_seqs: HashMap<Pseudonym, Vec<u64>>,
     /// Every key the log introduced, in order: (key id, public key hex).
     pub keys: Vec<(String, String)>,
+    /// The Merkle tree over the entries so far (leaf = the stored line).
+    pub tree: TreeBuilder,
 }
 
 impl Replayed {
@@ -47,6 +50,7 @@ impl Replayed {
             active_key: None,
             keys: Vec::new(),
             evidence_seqs: HashMap::new(),
+            tree: TreeBuilder::default(),
         }
     }
 
@@ -86,6 +90,9 @@ impl Replayed {
             self.evidence_seqs.remove(&e.subject);
         }
         self.state.apply(&entry.event, entry.recorded_at);
+        // The tiles of entries read back are stored already.
+        self.tree.push(leaf_hash(row.line.as_bytes()));
+        self.tree.clear_writes();
         self.head = Head {
             next_seq: entry.seq + 1,
             prev: entry.hash.clone(),

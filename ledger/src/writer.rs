@@ -27,6 +27,7 @@ use crate::store::{
     CommitBatch, EntryRow, Erasure, EvidenceRow, IdempotencyHit, IdempotencyRow, Store, StoreError,
     SubjectRow,
 };
+use crate::tlog::{leaf_hash, Hash, MAX_LEAF_BYTES};
 
 /// What an accepted append produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,7 +136,12 @@ struct Unsigned {
 
 impl Core {
     /// Builds the next entry's body and hash, and advances the head.
-    fn chain(&mut self, event: &Event, at: Timestamp, signer_id: &str) -> (u64, String, [u8; 32]) {
+    fn chain(
+        &mut self,
+        event: &Event,
+        at: Timestamp,
+        signer_id: &str,
+    ) -> Result<(u64, String, [u8; 32]), Rejection> {
         let seq = self.log.head.next_seq;
         let payload = event.payload_json();
         let body = body_json(
@@ -146,13 +152,17 @@ impl Core {
             &payload,
             signer_id,
         );
+        let bytes = body.len() + SIGNED_OVERHEAD;
+        if bytes > MAX_LEAF_BYTES {
+            return Err(Rejection::EntryTooLarge { bytes });
+        }
         let hash = entry_hash(body.as_bytes());
         self.log.head = Head {
             next_seq: seq + 1,
             prev: hex::encode(hash),
             last_time: Some(at),
         };
-        (seq, body, hash)
+        Ok((seq, body, hash))
     }
 
     /// Admits an accepted event into the batch: chains it (next seq, body,
@@ -169,9 +179,9 @@ impl Core {
         batch: &mut CommitBatch,
         events: &mut Vec<Event>,
         unsigned: &mut Vec<Unsigned>,
-    ) -> (u64, usize) {
+    ) -> Result<(u64, usize), Rejection> {
         let signer = signers.len() - 1;
-        let (seq, body, hash) = self.chain(&event, at, &signers[signer].id);
+        let (seq, body, hash) = self.chain(&event, at, &signers[signer].id)?;
         self.log.state.apply(&event, at);
         batch.entries.push(EntryRow {
             seq,
@@ -183,7 +193,7 @@ impl Core {
         });
         events.push(event);
         unsigned.push(Unsigned { body, hash, signer });
-        (seq, batch.entries.len() - 1)
+        Ok((seq, batch.entries.len() - 1))
     }
 
     /// The genesis entry of an empty log, signed by the first key.
@@ -194,9 +204,13 @@ impl Core {
             key_id: self.key.id.clone(),
             public_key: self.key.public_hex(),
         });
-        let (seq, body, hash) = self.chain(&event, at, &self.key.id.clone());
+        let (seq, body, hash) = self
+            .chain(&event, at, &self.key.id.clone())
+            .expect("a genesis entry is small");
         self.log.state.apply(&event, at);
         let sig = self.key.signing.sign(&hash).to_bytes();
+        let line = signed_line(&body, &hash, &sig);
+        self.log.tree.push(leaf_hash(line.as_bytes()));
         CommitBatch {
             entries: vec![EntryRow {
                 seq,
@@ -204,8 +218,9 @@ impl Core {
                 hash,
                 subject: None,
                 kind: event.kind(),
-                line: signed_line(&body, &hash, &sig),
+                line,
             }],
+            tiles: self.log.tree.take_writes(),
             ..CommitBatch::default()
         }
     }
@@ -238,15 +253,17 @@ impl Core {
                         key_id: next.id.clone(),
                         public_key: next.public_hex(),
                     });
-                    let (_, index) = self.admit(
-                        event,
-                        at,
-                        &at_text,
-                        &signers,
-                        &mut batch,
-                        &mut events,
-                        &mut unsigned,
-                    );
+                    let (_, index) = self
+                        .admit(
+                            event,
+                            at,
+                            &at_text,
+                            &signers,
+                            &mut batch,
+                            &mut events,
+                            &mut unsigned,
+                        )
+                        .expect("a key rotation entry is small");
                     outcomes.push(Outcome::Pending {
                         index,
                         subject: None,
@@ -279,7 +296,7 @@ impl Core {
                         continue;
                     }
                     let subject = event.subject().cloned();
-                    let (seq, index) = self.admit(
+                    let (seq, index) = match self.admit(
                         event,
                         at,
                         &at_text,
@@ -287,7 +304,13 @@ impl Core {
                         &mut batch,
                         &mut events,
                         &mut unsigned,
-                    );
+                    ) {
+                        Ok(admitted) => admitted,
+                        Err(r) => {
+                            outcomes.push(Outcome::Now(Ok(Err(r))));
+                            continue;
+                        }
+                    };
                     batch.idempotency.push(IdempotencyRow {
                         key: key.clone(),
                         request_hash: rhash,
@@ -392,7 +415,7 @@ impl Core {
                         }
                     };
                     let is_erasure = matches!(event, Event::ErasureRequested(_));
-                    let (seq, index) = self.admit(
+                    let (seq, index) = match self.admit(
                         event,
                         at,
                         &at_text,
@@ -400,7 +423,13 @@ impl Core {
                         &mut batch,
                         &mut events,
                         &mut unsigned,
-                    );
+                    ) {
+                        Ok(admitted) => admitted,
+                        Err(r) => {
+                            outcomes.push(Outcome::Now(Ok(Err(r))));
+                            continue;
+                        }
+                    };
                     if let (Some(id), Some(p)) = (&subject_id, &subject) {
                         let entry = subjects.get_mut(id).expect("resolved above");
                         if !entry.2 {
@@ -449,9 +478,11 @@ impl Core {
         }
         // Sign on all cores: signatures depend only on each entry's hash.
         let lines = sign_all(&unsigned, &signers);
-        for (row, line) in batch.entries.iter_mut().zip(lines) {
+        for (row, (line, leaf)) in batch.entries.iter_mut().zip(lines) {
             row.line = line;
+            self.log.tree.push(leaf);
         }
+        batch.tiles = self.log.tree.take_writes();
         Prepared {
             at,
             batch,
@@ -462,17 +493,24 @@ impl Core {
     }
 }
 
-fn sign_all(unsigned: &[Unsigned], signers: &[LedgerKey]) -> Vec<String> {
+/// Signs on all cores, and hashes each signed line as a Merkle leaf.
+fn sign_all(unsigned: &[Unsigned], signers: &[LedgerKey]) -> Vec<(String, Hash)> {
     use rayon::prelude::*;
     unsigned
         .par_iter()
         .with_min_len(8)
         .map(|u| {
             let sig = signers[u.signer].signing.sign(&u.hash).to_bytes();
-            signed_line(&u.body, &u.hash, &sig)
+            let line = signed_line(&u.body, &u.hash, &sig);
+            let leaf = leaf_hash(line.as_bytes());
+            (line, leaf)
         })
         .collect()
 }
+
+/// Bytes a signed line adds to its body: `,"hash":"<64 hex>"` and
+/// `,"sig":"<128 hex>"`.
+const SIGNED_OVERHEAD: usize = 9 + 64 + 1 + 8 + 128 + 1;
 
 pub(crate) struct Writer<S> {
     pub store: Arc<S>,

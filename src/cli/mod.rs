@@ -12,6 +12,7 @@ mod relay;
 mod schemas;
 mod serve;
 mod verify;
+mod witness;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,6 +77,9 @@ enum Command {
     ApiKey(api_key::ApiKeyCommand),
     /// Write the JSON Schemas of the wire and log formats.
     Schemas(schemas::SchemasArgs),
+    /// Run a C2SP tlog-witness that cosigns consistent checkpoints.
+    #[command(subcommand)]
+    Witness(witness::WitnessCommand),
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -97,6 +101,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::ApiKey(c) => api_key::run(&at, c).await,
         Command::Relay(a) => relay::run(&at, a).await,
         Command::DeadLetters => dead_letters::run(&at).await,
+        Command::Witness(c) => witness::run(c).await,
     }
 }
 

@@ -7,8 +7,9 @@ use tokio::sync::watch;
 
 use super::{
     CommitBatch, DeadLetter, Head, IdempotencyHit, PgStore, SqliteStore, Store, StoreError,
-    StoredLine, WriterClaim,
+    StoredCheckpoint, StoredLine, TileKey, WriterClaim,
 };
+use crate::tlog::TileWrite;
 
 #[derive(Debug, Clone)]
 pub enum AnyStore {
@@ -87,6 +88,37 @@ impl Store for AnyStore {
     async fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
         each!(self, s => s.commit(batch))
     }
+    async fn read_tiles(
+        &self,
+        wanted: &[TileKey],
+    ) -> Result<HashMap<TileKey, Vec<u8>>, StoreError> {
+        each!(self, s => s.read_tiles(wanted))
+    }
+
+    async fn tree_size(&self) -> Result<u64, StoreError> {
+        each!(self, s => s.tree_size())
+    }
+
+    async fn put_tiles(&self, tiles: &[TileWrite]) -> Result<(), StoreError> {
+        each!(self, s => s.put_tiles(tiles))
+    }
+
+    async fn save_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<bool, StoreError> {
+        each!(self, s => s.save_checkpoint(checkpoint))
+    }
+
+    async fn update_checkpoint_note(&self, size: u64, note: &str) -> Result<(), StoreError> {
+        each!(self, s => s.update_checkpoint_note(size, note))
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        each!(self, s => s.latest_checkpoint())
+    }
+
+    async fn checkpoint_at(&self, size: u64) -> Result<Option<StoredCheckpoint>, StoreError> {
+        each!(self, s => s.checkpoint_at(size))
+    }
+
     async fn cursor(&self, name: &str) -> Result<Option<u64>, StoreError> {
         each!(self, s => s.cursor(name))
     }

@@ -10,6 +10,8 @@
 use std::collections::HashMap;
 use std::future::Future;
 
+use crate::tlog::TileWrite;
+
 mod any;
 mod postgres;
 mod sqlite;
@@ -153,7 +155,23 @@ pub struct CommitBatch {
     pub erase: Vec<Erasure>,
     /// Follower positions written in the same transaction (name, next).
     pub cursors: Vec<(String, u64)>,
+    /// Merkle tree tiles the batch's entries changed (inserted or
+    /// replaced by a longer version of themselves).
+    pub tiles: Vec<TileWrite>,
 }
+
+/// A published checkpoint as stored: its size and root, the signed note
+/// (with any cosignatures collected since) and when it was published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    pub size: u64,
+    pub root: [u8; 32],
+    pub note: String,
+    pub published_at: String,
+}
+
+/// A tile coordinate: (level, index).
+pub type TileKey = (u32, u64);
 
 /// What an erasure deletes.
 #[derive(Clone)]
@@ -237,6 +255,42 @@ pub trait Store: Send + Sync + 'static {
     /// Writes the batch atomically and durably. Fails with
     /// [`StoreError::Conflict`] if any of its sequence numbers is taken.
     fn commit(&self, batch: &CommitBatch) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The stored tiles among `wanted` (partial tiles as long as stored).
+    fn read_tiles(
+        &self,
+        wanted: &[TileKey],
+    ) -> impl Future<Output = Result<HashMap<TileKey, Vec<u8>>, StoreError>> + Send;
+
+    /// How many leaves the stored tree has (level-0 hashes).
+    fn tree_size(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Stores tiles outside an append (building the tree of a log written
+    /// before the tree existed).
+    fn put_tiles(&self, tiles: &[TileWrite])
+        -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores a published checkpoint; false if one of that size exists.
+    fn save_checkpoint(
+        &self,
+        checkpoint: &StoredCheckpoint,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Replaces a checkpoint's note by one with more (co)signatures.
+    fn update_checkpoint_note(
+        &self,
+        size: u64,
+        note: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn latest_checkpoint(
+        &self,
+    ) -> impl Future<Output = Result<Option<StoredCheckpoint>, StoreError>> + Send;
+
+    fn checkpoint_at(
+        &self,
+        size: u64,
+    ) -> impl Future<Output = Result<Option<StoredCheckpoint>, StoreError>> + Send;
 
     /// Where the follower `name` has got to (the next entry it handles).
     fn cursor(&self, name: &str) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;

@@ -23,7 +23,11 @@ use std::sync::Arc;
 use tokio::sync::{watch, Mutex};
 use tracing::warn;
 
-use super::{CommitBatch, DeadLetter, Head, IdempotencyHit, Store, StoreError, StoredLine};
+use super::{
+    CommitBatch, DeadLetter, Head, IdempotencyHit, Store, StoreError, StoredCheckpoint, StoredLine,
+    TileKey,
+};
+use crate::tlog::TileWrite;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -125,6 +129,44 @@ fn lines(rows: Vec<sqlx::postgres::PgRow>) -> Result<Vec<StoredLine>, StoreError
             })
         })
         .collect()
+}
+
+fn checkpoint_row(r: sqlx::postgres::PgRow) -> Result<StoredCheckpoint, StoreError> {
+    let size = r.get::<i64, _>(0) as u64;
+    Ok(StoredCheckpoint {
+        size,
+        root: r
+            .get::<Vec<u8>, _>(1)
+            .try_into()
+            .map_err(|_| StoreError::Corrupt {
+                seq: size,
+                detail: "checkpoint root is not 32 bytes".into(),
+            })?,
+        note: r.get(2),
+        published_at: r.get(3),
+    })
+}
+
+/// Inserts new tiles and replaces partial ones by their longer selves.
+async fn upsert_tiles(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    tiles: &[TileWrite],
+) -> Result<(), StoreError> {
+    if tiles.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(include_str!("postgres/upsert_tiles.sql"))
+        .bind(tiles.iter().map(|t| t.level as i32).collect::<Vec<_>>())
+        .bind(tiles.iter().map(|t| t.index as i64).collect::<Vec<_>>())
+        .bind(
+            tiles
+                .iter()
+                .map(|t| t.hashes.as_slice())
+                .collect::<Vec<_>>(),
+        )
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 fn conflict_or(e: sqlx::Error, first_seq: u64) -> StoreError {
@@ -338,6 +380,7 @@ impl Store for PgStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        upsert_tiles(&mut tx, &batch.tiles).await?;
         for (name, next) in &batch.cursors {
             sqlx::query(include_str!("postgres/save_cursor.sql"))
                 .bind(name)
@@ -351,6 +394,76 @@ impl Store for PgStore {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn read_tiles(
+        &self,
+        wanted: &[TileKey],
+    ) -> Result<HashMap<TileKey, Vec<u8>>, StoreError> {
+        if wanted.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows = sqlx::query(include_str!("postgres/read_tiles.sql"))
+            .bind(wanted.iter().map(|t| t.0 as i32).collect::<Vec<_>>())
+            .bind(wanted.iter().map(|t| t.1 as i64).collect::<Vec<_>>())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let key = (r.get::<i32, _>(0) as u32, r.get::<i64, _>(1) as u64);
+                (key, r.get::<Vec<u8>, _>(2))
+            })
+            .collect())
+    }
+
+    async fn tree_size(&self) -> Result<u64, StoreError> {
+        let last: Option<(i64, i32)> = sqlx::query_as(include_str!("postgres/tree_size.sql"))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(last.map_or(0, |(idx, len)| idx as u64 * 256 + len as u64 / 32))
+    }
+
+    async fn put_tiles(&self, tiles: &[TileWrite]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        upsert_tiles(&mut tx, tiles).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn save_checkpoint(&self, c: &StoredCheckpoint) -> Result<bool, StoreError> {
+        let done = sqlx::query(include_str!("postgres/save_checkpoint.sql"))
+            .bind(c.size as i64)
+            .bind(&c.root[..])
+            .bind(&c.note)
+            .bind(&c.published_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn update_checkpoint_note(&self, size: u64, note: &str) -> Result<(), StoreError> {
+        sqlx::query(include_str!("postgres/update_checkpoint_note.sql"))
+            .bind(size as i64)
+            .bind(note)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let row = sqlx::query(include_str!("postgres/latest_checkpoint.sql"))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(checkpoint_row).transpose()
+    }
+
+    async fn checkpoint_at(&self, size: u64) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let row = sqlx::query(include_str!("postgres/checkpoint_at.sql"))
+            .bind(size as i64)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(checkpoint_row).transpose()
     }
 
     async fn cursor(&self, name: &str) -> Result<Option<u64>, StoreError> {

@@ -13,8 +13,10 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use tokio::sync::oneshot;
 
 use super::{
-    CommitBatch, DeadLetter, Head, IdempotencyHit, Store, StoreError, StoredLine, WriterClaim,
+    CommitBatch, DeadLetter, Head, IdempotencyHit, Store, StoreError, StoredCheckpoint, StoredLine,
+    TileKey, WriterClaim,
 };
+use crate::tlog::TileWrite;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -125,6 +127,40 @@ fn lines(rows: Vec<sqlx::sqlite::SqliteRow>) -> Result<Vec<StoredLine>, StoreErr
 
 fn json_list(items: &[&str]) -> String {
     serde_json::to_string(items).expect("strings serialise")
+}
+
+fn checkpoint_row(r: sqlx::sqlite::SqliteRow) -> Result<StoredCheckpoint, StoreError> {
+    let size = r.get::<i64, _>(0) as u64;
+    Ok(StoredCheckpoint {
+        size,
+        root: r
+            .get::<Vec<u8>, _>(1)
+            .try_into()
+            .map_err(|_| StoreError::Corrupt {
+                seq: size,
+                detail: "checkpoint root is not 32 bytes".into(),
+            })?,
+        note: r.get(2),
+        published_at: r.get(3),
+    })
+}
+
+/// Inserts new tiles and replaces partial ones by their longer selves.
+async fn upsert_tiles(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    tiles: &[TileWrite],
+) -> Result<(), StoreError> {
+    for chunk in tiles.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO tiles (level, idx, hashes) ");
+        q.push_values(chunk, |mut b, t| {
+            b.push_bind(t.level as i64)
+                .push_bind(t.index as i64)
+                .push_bind(&t.hashes);
+        });
+        q.push(" ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes");
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 fn conflict_or(e: sqlx::Error, first_seq: u64) -> StoreError {
@@ -346,6 +382,7 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        upsert_tiles(&mut tx, &batch.tiles).await?;
         for (name, next) in &batch.cursors {
             sqlx::query(include_str!("sqlite/save_cursor.sql"))
                 .bind(name)
@@ -355,6 +392,75 @@ impl Store for SqliteStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn read_tiles(
+        &self,
+        wanted: &[TileKey],
+    ) -> Result<HashMap<TileKey, Vec<u8>>, StoreError> {
+        if wanted.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows = sqlx::query(include_str!("sqlite/read_tiles.sql"))
+            .bind(serde_json::to_string(wanted).expect("numbers serialise"))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let key = (r.get::<i64, _>(0) as u32, r.get::<i64, _>(1) as u64);
+                (key, r.get::<Vec<u8>, _>(2))
+            })
+            .collect())
+    }
+
+    async fn tree_size(&self) -> Result<u64, StoreError> {
+        let last: Option<(i64, i64)> = sqlx::query_as(include_str!("sqlite/tree_size.sql"))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(last.map_or(0, |(idx, len)| idx as u64 * 256 + len as u64 / 32))
+    }
+
+    async fn put_tiles(&self, tiles: &[TileWrite]) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        upsert_tiles(&mut tx, tiles).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn save_checkpoint(&self, c: &StoredCheckpoint) -> Result<bool, StoreError> {
+        let done = sqlx::query(include_str!("sqlite/save_checkpoint.sql"))
+            .bind(c.size as i64)
+            .bind(&c.root[..])
+            .bind(&c.note)
+            .bind(&c.published_at)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn update_checkpoint_note(&self, size: u64, note: &str) -> Result<(), StoreError> {
+        sqlx::query(include_str!("sqlite/update_checkpoint_note.sql"))
+            .bind(size as i64)
+            .bind(note)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let row = sqlx::query(include_str!("sqlite/latest_checkpoint.sql"))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(checkpoint_row).transpose()
+    }
+
+    async fn checkpoint_at(&self, size: u64) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let row = sqlx::query(include_str!("sqlite/checkpoint_at.sql"))
+            .bind(size as i64)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(checkpoint_row).transpose()
     }
 
     async fn cursor(&self, name: &str) -> Result<Option<u64>, StoreError> {

@@ -1,0 +1,1 @@
+SELECT size, root, note, published_at FROM checkpoints WHERE size = $1

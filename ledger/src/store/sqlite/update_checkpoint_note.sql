@@ -1,0 +1,1 @@
+UPDATE checkpoints SET note = ?2 WHERE size = ?1

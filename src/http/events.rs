@@ -38,12 +38,15 @@ fn appended_json(result: AppendResult) -> Result<(StatusCode, Value), Problem> {
                 "replayed": a.replayed,
                 // Pass it to a decision request to read this write.
                 "token": a.seq.to_string(),
+                // A C2SP tlog-proof of this entry once a checkpoint covers it.
+                "receipt": format!("/v1/entries/{}/receipt", a.seq),
             });
             Ok((status, body))
         }
         Err(r) => {
             let status = match r {
                 Rejection::IdempotencyConflict { .. } => StatusCode::CONFLICT,
+                Rejection::EntryTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
                 Rejection::Domain(_) | Rejection::InvalidIdempotencyKey(_) => {
                     StatusCode::UNPROCESSABLE_ENTITY
                 }

@@ -22,6 +22,16 @@ pub enum LedgerError {
     Unavailable(String),
     #[error("the ledger writer has stopped")]
     WriterStopped,
+    /// A proof was asked for a position the tree of that size lacks.
+    #[error("position {index} is not in a tree of size {size}")]
+    NotInTree { index: u64, size: u64 },
+    /// The stored tiles lack a node a proof needs.
+    #[error("the stored Merkle tree is incomplete: {0}")]
+    TreeIncomplete(String),
+    /// A checkpoint would not be consistent with the last one published:
+    /// the log refuses to sign it.
+    #[error("refusing to sign checkpoint {size}: {detail}")]
+    InconsistentCheckpoint { size: u64, detail: String },
 }
 
 impl LedgerError {
@@ -32,6 +42,9 @@ impl LedgerError {
             LedgerError::Key(_) => "key_store_error",
             LedgerError::Corrupt { .. } => "ledger_corrupt",
             LedgerError::WriterStopped => "writer_stopped",
+            LedgerError::NotInTree { .. } => "not_in_tree",
+            LedgerError::TreeIncomplete(_) => "tree_incomplete",
+            LedgerError::InconsistentCheckpoint { .. } => "inconsistent_checkpoint",
         }
     }
 }

@@ -104,9 +104,19 @@ pub async fn export<S: Store>(store: &S, mut out: impl Write) -> Result<ExportHe
 /// Verifies an export with no database: every entry, then the header
 /// against what the entries establish.
 pub fn verify_export(
-    mut input: impl BufRead + Send,
+    input: impl BufRead + Send,
     pinned: Option<[u8; 32]>,
 ) -> Result<Result<VerifyReport, VerifyFailure>, std::io::Error> {
+    verify_export_with(input, ChainVerifier::new(pinned))
+}
+
+/// [`verify_export`] with a verifier set up by the caller (for example to
+/// remember the tree root at a checkpoint's size).
+pub fn verify_export_with(
+    mut input: impl BufRead + Send,
+    verifier: ChainVerifier,
+) -> Result<Result<VerifyReport, VerifyFailure>, std::io::Error> {
+    let mut verifier = Some(verifier);
     let malformed = |seq, detail: &str| {
         Ok(Err(VerifyFailure {
             seq,
@@ -177,7 +187,7 @@ pub fn verify_export(
                     }
                 }
             });
-            let mut verifier = ChainVerifier::new(pinned);
+            let mut verifier = verifier.take().expect("used once");
             let mut position = 0u64;
             for window in rx {
                 let window = match window {

@@ -8,10 +8,12 @@ use consent_domain::Submission;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::{info, instrument};
 
+use crate::checkpointer::{CheckpointConfig, Checkpointer};
 use crate::error::LedgerError;
 use crate::keys::KeyStore;
 use crate::replay::{replay, Replayed};
 use crate::store::{Store, StoreError, WriterClaim};
+use crate::tree::build_missing_tiles;
 use crate::writer::{AppendResult, Committed, Core, Request, Writer};
 
 #[derive(Debug, Clone)]
@@ -20,6 +22,8 @@ pub struct LedgerConfig {
     pub name: String,
     /// Most requests folded into one transaction.
     pub max_batch: usize,
+    /// When checkpoints are published and which keys sign them.
+    pub checkpoints: CheckpointConfig,
 }
 
 impl Default for LedgerConfig {
@@ -27,6 +31,7 @@ impl Default for LedgerConfig {
         Self {
             name: "localhost/consent-ledger".into(),
             max_batch: 4096,
+            checkpoints: CheckpointConfig::default(),
         }
     }
 }
@@ -39,6 +44,7 @@ pub struct Ledger<S> {
     committed: watch::Receiver<u64>,
     feed: broadcast::Sender<Arc<[Committed]>>,
     name: String,
+    checkpointer: Arc<Checkpointer<S>>,
     /// This process's right to append (single-writer stores).
     _claim: Arc<WriterClaim>,
 }
@@ -51,6 +57,7 @@ impl<S> Clone for Ledger<S> {
             committed: self.committed.clone(),
             feed: self.feed.clone(),
             name: self.name.clone(),
+            checkpointer: self.checkpointer.clone(),
             _claim: self._claim.clone(),
         }
     }
@@ -87,6 +94,23 @@ impl<S: Store> Ledger<S> {
             .ledger
             .clone()
             .unwrap_or_else(|| config.name.clone());
+        let built = build_missing_tiles(&*store).await?;
+        if built > 0 {
+            info!(
+                leaves = built,
+                "stored the Merkle tree tiles the log lacked"
+            );
+        }
+        let (tree_head, heads) = watch::channel(replayed.tree_head());
+        let checkpointer = Checkpointer::new(
+            store.clone(),
+            keys.clone(),
+            name.clone(),
+            config.checkpoints.clone(),
+            heads,
+        )
+        .await?;
+        tokio::spawn(checkpointer.clone().run());
         let core = Box::new(Core {
             key: keys.load(&active)?,
             log: replayed,
@@ -108,6 +132,7 @@ impl<S: Store> Ledger<S> {
             committed: committed_tx,
             feed: feed.clone(),
             lock_held_since: None,
+            tree_head,
         };
         tokio::spawn(writer.run(rx));
         Ok(Self {
@@ -116,6 +141,7 @@ impl<S: Store> Ledger<S> {
             committed,
             feed,
             name,
+            checkpointer,
             _claim: claim,
         })
     }
@@ -198,6 +224,11 @@ impl<S: Store> Ledger<S> {
     /// `Lagged` and must catch up from the store.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<[Committed]>> {
         self.feed.subscribe()
+    }
+
+    /// Signs, stores and announces checkpoints of the tree.
+    pub fn checkpointer(&self) -> &Arc<Checkpointer<S>> {
+        &self.checkpointer
     }
 
     /// The sequence number of the last committed entry, as it changes.

@@ -26,14 +26,18 @@
 //! - [`export`]: JSON Lines export and its offline verification.
 //! - [`error`]: [`LedgerError`] (infrastructure) and [`Rejection`] (business).
 
+pub mod checkpointer;
+pub mod decision_receipt;
 pub mod error;
 pub mod export;
 pub mod format;
 pub mod keys;
 pub mod ledger;
+pub mod receipt;
 pub mod replay;
 pub mod store;
 pub mod tlog;
+pub mod tree;
 pub mod verify;
 mod writer;
 
@@ -50,7 +54,14 @@ pub async fn verify_store<S: Store>(
     store: &S,
     pinned: Option<[u8; 32]>,
 ) -> Result<Result<VerifyReport, VerifyFailure>, StoreError> {
-    let mut verifier = verify::ChainVerifier::new(pinned);
+    verify_store_with(store, verify::ChainVerifier::new(pinned)).await
+}
+
+/// [`verify_store`] with a verifier set up by the caller.
+pub async fn verify_store_with<S: Store>(
+    store: &S,
+    mut verifier: verify::ChainVerifier,
+) -> Result<Result<VerifyReport, VerifyFailure>, StoreError> {
     let mut page = store.read_lines(0, verify::WINDOW as u32).await?;
     while !page.is_empty() {
         let next_from = page.last().map_or(0, |r| r.seq + 1);

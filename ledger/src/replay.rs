@@ -32,6 +32,8 @@ pub struct Replayed {
     pub evidence_seqs: HashMap<Pseudonym, Vec<u64>>,
     /// Every key the log introduced, in order: (key id, public key hex).
     pub keys: Vec<(String, String)>,
+    /// When each of `keys` was introduced.
+    pub key_times: Vec<Timestamp>,
     /// The Merkle tree over the entries so far (leaf = the stored line).
     pub tree: TreeBuilder,
 }
@@ -49,6 +51,7 @@ impl Replayed {
             ledger: None,
             active_key: None,
             keys: Vec::new(),
+            key_times: Vec::new(),
             evidence_seqs: HashMap::new(),
             tree: TreeBuilder::default(),
         }
@@ -73,10 +76,12 @@ impl Replayed {
                 self.ledger = Some(g.ledger.clone());
                 self.active_key = Some(g.key_id.clone());
                 self.keys.push((g.key_id.clone(), g.public_key.clone()));
+                self.key_times.push(entry.recorded_at);
             }
             Event::KeyRotated(r) => {
                 self.active_key = Some(r.key_id.clone());
                 self.keys.push((r.key_id.clone(), r.public_key.clone()));
+                self.key_times.push(entry.recorded_at);
             }
             _ => {}
         }
@@ -103,6 +108,31 @@ impl Replayed {
 }
 
 /// Rebuilds everything from the stored log.
+impl Replayed {
+    /// The size and root of the tree now, and the keys that sign its
+    /// checkpoints: the active key and the one before it, with when each
+    /// was introduced.
+    pub fn tree_head(&self) -> TreeHead {
+        let n = self.keys.len();
+        TreeHead {
+            size: self.tree.size(),
+            root: self.tree.root(),
+            keys: (n.saturating_sub(2)..n)
+                .map(|i| (self.keys[i].0.clone(), self.key_times[i]))
+                .collect(),
+        }
+    }
+}
+
+/// What the checkpointer signs: a tree size and root, and the signing
+/// keys (oldest first) with their introduction times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeHead {
+    pub size: u64,
+    pub root: [u8; 32],
+    pub keys: Vec<(String, Timestamp)>,
+}
+
 pub async fn replay<S: Store>(store: &S) -> Result<Replayed, LedgerError> {
     let mut replayed = Replayed::empty();
     catch_up(store, &mut replayed, |_, _| {}).await?;

@@ -7,6 +7,7 @@
 //! (3) in parallel, signatures are checked with Ed25519 batch verification
 //! (and one by one only when a batch fails, to locate the bad entry).
 
+use crate::tlog::{leaf_hash, Hash, TreeBuilder};
 use std::fmt;
 
 use consent_domain::{Event, Timestamp};
@@ -92,6 +93,11 @@ pub struct VerifyReport {
     pub ledger: Option<String>,
     /// Every key the log introduced, in order: (key id, public key hex).
     pub keys: Vec<(String, String)>,
+    /// The RFC 9162 root of the tree of all verified entries.
+    pub tree_root: Hash,
+    /// The root at the size asked for with [`ChainVerifier::with_root_at`],
+    /// if the log is that long.
+    pub root_at: Option<(u64, Hash)>,
 }
 
 /// One line to check, with what the store says about it.
@@ -226,6 +232,10 @@ pub struct ChainVerifier {
     ledger: Option<String>,
     keys: Vec<(String, String)>,
     threads: usize,
+    /// The Merkle tree of the entries verified so far.
+    tree: TreeBuilder,
+    /// A tree size whose root to remember (a checkpoint to compare with).
+    root_at: Option<(u64, Option<Hash>)>,
 }
 
 impl ChainVerifier {
@@ -242,7 +252,15 @@ impl ChainVerifier {
             ledger: None,
             keys: Vec::new(),
             threads: rayon::current_num_threads(),
+            tree: TreeBuilder::default(),
+            root_at: None,
         }
+    }
+
+    /// Also remembers the root of the tree of the first `size` entries.
+    pub fn with_root_at(mut self, size: u64) -> Self {
+        self.root_at = Some((size, (size == 0).then(crate::tlog::empty_root)));
+        self
     }
 
     /// Checks the next window of lines.
@@ -255,7 +273,16 @@ impl ChainVerifier {
         let mut structural = None;
         for (input, p) in window.iter().zip(parsed) {
             match p.and_then(|p| self.link(input.position, p)) {
-                Ok(check) => checks.push(check),
+                Ok(check) => {
+                    checks.push(check);
+                    self.tree.push(leaf_hash(input.line.as_bytes()));
+                    self.tree.clear_writes();
+                    if let Some((size, root @ None)) = &mut self.root_at {
+                        if self.tree.size() == *size {
+                            *root = Some(self.tree.root());
+                        }
+                    }
+                }
                 Err(f) => {
                     structural = Some(f);
                     break;
@@ -411,6 +438,10 @@ impl ChainVerifier {
             head: (self.expected > 0).then_some(self.prev),
             ledger: self.ledger,
             keys: self.keys,
+            tree_root: self.tree.root(),
+            root_at: self
+                .root_at
+                .and_then(|(size, root)| root.map(|r| (size, r))),
         }
     }
 

@@ -22,7 +22,7 @@ use tracing::{debug, error, info, info_span, warn, Instrument};
 use crate::error::{LedgerError, Rejection};
 use crate::format::{body_json, entry_hash, signed_line};
 use crate::keys::{KeyStore, LedgerKey};
-use crate::replay::{catch_up, replay, Head, Replayed};
+use crate::replay::{catch_up, replay, Head, Replayed, TreeHead};
 use crate::store::{
     CommitBatch, EntryRow, Erasure, EvidenceRow, IdempotencyHit, IdempotencyRow, Store, StoreError,
     SubjectRow,
@@ -520,6 +520,9 @@ pub(crate) struct Writer<S> {
     pub feed: broadcast::Sender<Arc<[Committed]>>,
     /// Since when this writer has held a shared store's append lock.
     pub lock_held_since: Option<std::time::Instant>,
+    /// The tree after the last commit (or entries followed), for the
+    /// checkpointer.
+    pub tree_head: watch::Sender<TreeHead>,
 }
 
 /// Longest a writer keeps a shared store's append lock across batches.
@@ -625,6 +628,7 @@ impl<S: Store> Writer<S> {
         if let Err(e) = followed {
             error!(error = %e, "following another writer's entries failed");
         }
+        self.tree_head.send_replace(core.log.tree_head());
         // What was folded in is published even if a later page failed:
         // the head has moved past it and it will not be read again.
         if let Some(last) = fresh.last() {
@@ -710,6 +714,7 @@ impl<S: Store> Writer<S> {
         })?;
         core.key = core.keys.load(&active)?;
         core.log = r;
+        self.tree_head.send_replace(core.log.tree_head());
         Ok(())
     }
 
@@ -729,9 +734,14 @@ impl<S: Store> Writer<S> {
             }
             match self.store.commit(&prepared.batch).await {
                 Ok(()) => {
+                    let core = self.core.as_mut().expect("core is present");
                     if let Some(k) = prepared.new_key.take() {
-                        self.core.as_mut().expect("core is present").key = k;
+                        core.log.active_key = Some(k.id.clone());
+                        core.log.keys.push((k.id.clone(), k.public_hex()));
+                        core.log.key_times.push(prepared.at);
+                        core.key = k;
                     }
+                    self.tree_head.send_replace(core.log.tree_head());
                     let last = prepared.batch.entries.last().map_or(0, |e| e.seq);
                     self.committed.send_replace(last);
                     if self.feed.receiver_count() > 0 {

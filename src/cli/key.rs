@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
+use consent_ledger::checkpointer::log_verifier_key;
 use consent_ledger::replay::replay;
 use serde_json::json;
 
@@ -13,7 +15,12 @@ use crate::db::Location;
 pub enum KeyCommand {
     /// Print the ledger's public keys (the active one last). Creates the
     /// ledger and its first key if there is none yet.
-    Show,
+    Show {
+        /// Print only the C2SP verifier key of the active key
+        /// (`<log name>+<key id>+<base64>`), as checkpoint verifiers take it.
+        #[arg(long)]
+        vkey: bool,
+    },
     /// Introduce a new signing key, announced by an entry the old key signs.
     Rotate,
 }
@@ -21,8 +28,18 @@ pub enum KeyCommand {
 pub async fn run(at: &Location, command: KeyCommand) -> anyhow::Result<ExitCode> {
     let ledger = at.ledger().await?;
     match command {
-        KeyCommand::Show => {
+        KeyCommand::Show { vkey } => {
             let keys = replay(&**ledger.store()).await?.keys;
+            if vkey {
+                let (_, pk) = keys.last().context("no key")?;
+                let pk: [u8; 32] = hex::decode(pk)?
+                    .try_into()
+                    .map_err(|_| anyhow::anyhow!("bad key"))?;
+                let vk =
+                    log_verifier_key(ledger.name(), ed25519_dalek::VerifyingKey::from_bytes(&pk)?);
+                println!("{vk}");
+                return Ok(ExitCode::SUCCESS);
+            }
             let active = keys.last().cloned();
             print_json(&json!({
                 "ledger": ledger.name(),

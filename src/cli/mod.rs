@@ -2,12 +2,15 @@
 
 mod api_key;
 mod append;
+mod checkpoint;
 mod dead_letters;
 mod decide;
 mod demo;
 mod export;
 mod key;
 mod policy;
+mod proof;
+mod receipt;
 mod relay;
 mod schemas;
 mod serve;
@@ -77,6 +80,14 @@ enum Command {
     ApiKey(api_key::ApiKeyCommand),
     /// Write the JSON Schemas of the wire and log formats.
     Schemas(schemas::SchemasArgs),
+    /// Print the latest signed checkpoint (C2SP tlog-checkpoint),
+    /// publishing one covering every entry first when this process can.
+    Checkpoint,
+    /// RFC 9162 inclusion and consistency proofs, as base64 lines.
+    #[command(subcommand)]
+    Proof(proof::ProofCommand),
+    /// The consent receipt of an entry, or `receipt verify` one offline.
+    Receipt(receipt::ReceiptArgs),
     /// Run a C2SP tlog-witness that cosigns consistent checkpoints.
     #[command(subcommand)]
     Witness(witness::WitnessCommand),
@@ -102,6 +113,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Relay(a) => relay::run(&at, a).await,
         Command::DeadLetters => dead_letters::run(&at).await,
         Command::Witness(c) => witness::run(c).await,
+        Command::Checkpoint => checkpoint::run(&at).await,
+        Command::Proof(c) => proof::run(&at, c).await,
+        Command::Receipt(a) => receipt::run(&at, a).await,
     }
 }
 

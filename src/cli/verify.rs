@@ -1,11 +1,17 @@
-//! `consent verify`: the stored chain, or `--file` an export, offline.
+//! `consent verify`: the stored chain, or `--file` an export, offline; with
+//! `--since CHECKPOINT` also that the log still extends a checkpoint the
+//! auditor saved on an earlier visit.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use consent_ledger::export::verify_export;
+use consent_ledger::checkpointer::log_verifier_key;
+use consent_ledger::export::verify_export_with;
+use consent_ledger::tlog::{open_checkpoint, Checkpoint, VerifierKey};
+use consent_ledger::tree::TreeReader;
+use consent_ledger::verify::ChainVerifier;
 use consent_ledger::{VerifyFailure, VerifyReport};
 use serde_json::json;
 
@@ -20,6 +26,14 @@ pub struct VerifyArgs {
     /// The genesis public key you trust (64 hex digits, from `consent key show`).
     #[arg(long)]
     key: Option<String>,
+    /// A signed checkpoint saved earlier: the log must extend it (same
+    /// first entries, same tree root at its size).
+    #[arg(long, value_name = "CHECKPOINT_FILE")]
+    since: Option<PathBuf>,
+    /// The log verifier key(s) the checkpoint must be signed by (from
+    /// `consent key show --vkey`); default: the keys the log introduces.
+    #[arg(long)]
+    vkey: Vec<String>,
 }
 
 pub(crate) fn parse_pin(key: Option<&str>) -> anyhow::Result<Option<[u8; 32]>> {
@@ -31,23 +45,40 @@ pub(crate) fn parse_pin(key: Option<&str>) -> anyhow::Result<Option<[u8; 32]>> {
     Ok(Some(pin))
 }
 
-/// Prints the outcome; the exit code is 0 for a verified chain, 1 otherwise.
-pub(crate) fn report(result: Result<VerifyReport, VerifyFailure>, started: Instant) -> ExitCode {
+/// A failure of the log as a whole (not of one entry's bytes).
+struct LogFailure {
+    reason: &'static str,
+    detail: String,
+}
+
+fn b64(h: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(h)
+}
+
+/// Prints the outcome; the exit code is 0 for a verified log, 1 otherwise.
+fn report(
+    result: Result<VerifyReport, VerifyFailure>,
+    log: Result<Option<Checkpoint>, LogFailure>,
+    started: Instant,
+) -> ExitCode {
     let seconds = started.elapsed().as_secs_f64();
-    match result {
-        Ok(r) => {
+    match (result, log) {
+        (Ok(r), Ok(since)) => {
             print_json(&json!({
                 "verified": true,
                 "entries": r.entries,
                 "head": r.head,
                 "ledger": r.ledger,
+                "tree_root": b64(&r.tree_root),
+                "extends": since.map(|c| json!({"origin": c.origin, "size": c.size, "root": b64(&c.root)})),
                 "keys": r.keys.iter().map(|(id, pk)| json!({"key_id": id, "public_key": pk})).collect::<Vec<_>>(),
                 "seconds": (seconds * 1000.0).round() / 1000.0,
                 "entries_per_second": (r.entries as f64 / seconds.max(1e-9)).round(),
             }));
             ExitCode::SUCCESS
         }
-        Err(f) => {
+        (Err(f), _) => {
             print_json(&json!({
                 "verified": false,
                 "seq": f.seq,
@@ -62,19 +93,129 @@ pub(crate) fn report(result: Result<VerifyReport, VerifyFailure>, started: Insta
             );
             ExitCode::from(1)
         }
+        (Ok(_), Err(f)) => {
+            print_json(&json!({
+                "verified": false,
+                "reason": f.reason,
+                "detail": f.detail,
+            }));
+            eprintln!("verification failed: {}: {}", f.reason, f.detail);
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Opens the saved checkpoint: signed by a `--vkey`, or else by a key the
+/// log itself introduces, under the log's name.
+fn check_since(
+    note: &str,
+    vkeys: &[String],
+    report: &VerifyReport,
+) -> Result<Checkpoint, LogFailure> {
+    let fail = |reason, detail: String| LogFailure { reason, detail };
+    let keys: Vec<VerifierKey> = if vkeys.is_empty() {
+        let origin = report.ledger.clone().unwrap_or_default();
+        report
+            .keys
+            .iter()
+            .filter_map(|(_, pk)| {
+                let pk: [u8; 32] = hex::decode(pk).ok()?.try_into().ok()?;
+                let pk = ed25519_dalek::VerifyingKey::from_bytes(&pk).ok()?;
+                Some(log_verifier_key(&origin, pk))
+            })
+            .collect()
+    } else {
+        vkeys
+            .iter()
+            .map(|k| VerifierKey::parse(k))
+            .collect::<Result<_, _>>()
+            .map_err(|e| fail("bad_vkey", e.to_string()))?
+    };
+    let opened = open_checkpoint(note, &keys, &[], 0)
+        .map_err(|e| fail("checkpoint_not_trusted", e.to_string()))?;
+    let cp = opened.checkpoint;
+    if report.entries < cp.size {
+        return Err(fail(
+            "not_extending_checkpoint",
+            format!(
+                "the log has {} entries, fewer than the {} of checkpoint {} {}: entries were removed",
+                report.entries, cp.size, cp.origin, cp.size
+            ),
+        ));
+    }
+    match report.root_at {
+        Some((_, root)) if root == cp.root => Ok(cp),
+        Some((_, root)) => Err(fail(
+            "not_extending_checkpoint",
+            format!(
+                "the log does not extend checkpoint {} {}: its first {} entries have root {}, the checkpoint says {}; history before entry {} was rewritten",
+                cp.origin, cp.size, cp.size, b64(&root), b64(&cp.root), cp.size
+            ),
+        )),
+        None => Err(fail("not_extending_checkpoint", "no root at the checkpoint's size".into())),
     }
 }
 
 pub async fn run(at: &Location, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let pin = parse_pin(args.key.as_deref())?;
+    let since = match &args.since {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading checkpoint {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let since_size = match &since {
+        Some(note) => Some(
+            consent_ledger::tlog::Note::parse(note)
+                .ok()
+                .and_then(|n| Checkpoint::parse_text(&n.text).ok())
+                .context("--since: not a signed checkpoint (C2SP tlog-checkpoint)")?
+                .size,
+        ),
+        None => None,
+    };
+    let mut verifier = ChainVerifier::new(pin);
+    if let Some(size) = since_size {
+        verifier = verifier.with_root_at(size);
+    }
     let started = Instant::now();
-    let result = match &args.file {
+    let (result, tiles) = match &args.file {
         Some(path) => {
             let file =
                 std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-            verify_export(std::io::BufReader::with_capacity(1 << 20, file), pin)?
+            let r = verify_export_with(std::io::BufReader::with_capacity(1 << 20, file), verifier)?;
+            (r, Ok(()))
         }
-        None => consent_ledger::verify_store(&at.store().await?, pin).await?,
+        None => {
+            let store = at.store().await?;
+            let r = consent_ledger::verify_store_with(&store, verifier).await?;
+            // The stored tiles must give the root the entries give.
+            let tiles = match &r {
+                Ok(report) if report.entries > 0 => {
+                    match TreeReader::default().root(&store, report.entries).await {
+                        Ok(root) if root == report.tree_root => Ok(()),
+                        Ok(root) => Err(LogFailure {
+                            reason: "tiles_mismatch",
+                            detail: format!(
+                                "the stored Merkle tiles give root {} for {} entries; the entries give {}",
+                                b64(&root), report.entries, b64(&report.tree_root)
+                            ),
+                        }),
+                        Err(e) => Err(LogFailure {
+                            reason: "tiles_mismatch",
+                            detail: e.to_string(),
+                        }),
+                    }
+                }
+                _ => Ok(()),
+            };
+            (r, tiles)
+        }
     };
-    Ok(report(result, started))
+    let log = tiles.and_then(|()| match (&result, &since) {
+        (Ok(report), Some(note)) => check_since(note, &args.vkey, report).map(Some),
+        _ => Ok(None),
+    });
+    Ok(report(result, log, started))
 }

@@ -1,0 +1,258 @@
+//! Publishes signed checkpoints (C2SP tlog-checkpoint) of the tree: at most
+//! one per interval while entries arrive, each stored before it is
+//! announced, and none signed unless the stored tiles prove it consistent
+//! with the last one published (by this process or another sharing the
+//! database). After a key rotation the new key signs at once and the
+//! retired key goes on co-signing for an overlap period, so verifiers
+//! pinned to either key keep working while they update.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use consent_domain::Timestamp;
+use tokio::sync::{watch, Mutex};
+use tracing::{debug, error, info, instrument};
+
+use crate::error::LedgerError;
+use crate::keys::KeyStore;
+use crate::replay::TreeHead;
+use crate::store::{Store, StoredCheckpoint};
+use crate::tlog::{verify_consistency, Checkpoint, NoteSigner, VerifierKey};
+use crate::tree::TreeReader;
+
+#[derive(Debug, Clone)]
+pub struct CheckpointConfig {
+    /// Least time between two checkpoints; `None`: only on request.
+    pub interval: Option<Duration>,
+    /// How long a retired key keeps co-signing after a rotation.
+    pub key_overlap: Duration,
+}
+
+impl Default for CheckpointConfig {
+    fn default() -> Self {
+        Self {
+            interval: Some(Duration::from_secs(1)),
+            key_overlap: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// The log's verifier key for a signing key: the log's name (the origin)
+/// and the key's Ed25519 public key.
+pub fn log_verifier_key(origin: &str, public: ed25519_dalek::VerifyingKey) -> VerifierKey {
+    VerifierKey::new(origin, crate::tlog::note::ED25519, public)
+}
+
+/// Signs and stores checkpoints for one ledger.
+pub struct Checkpointer<S> {
+    store: Arc<S>,
+    keys: KeyStore,
+    origin: String,
+    config: CheckpointConfig,
+    reader: TreeReader,
+    heads: watch::Receiver<TreeHead>,
+    published: watch::Sender<Option<StoredCheckpoint>>,
+    /// One publication at a time in this process.
+    publishing: Mutex<HashMap<String, NoteSigner>>,
+}
+
+impl<S: Store> Checkpointer<S> {
+    pub(crate) async fn new(
+        store: Arc<S>,
+        keys: KeyStore,
+        origin: String,
+        config: CheckpointConfig,
+        heads: watch::Receiver<TreeHead>,
+    ) -> Result<Arc<Self>, LedgerError> {
+        let latest = store.latest_checkpoint().await?;
+        let (published, _) = watch::channel(latest);
+        Ok(Arc::new(Self {
+            store,
+            keys,
+            origin,
+            config,
+            reader: TreeReader::default(),
+            heads,
+            published,
+            publishing: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// The last checkpoint published, as it changes.
+    pub fn subscribe(&self) -> watch::Receiver<Option<StoredCheckpoint>> {
+        self.published.subscribe()
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Publishes at most one checkpoint per interval while the tree grows.
+    pub(crate) async fn run(self: Arc<Self>) {
+        let Some(interval) = self.config.interval else {
+            return;
+        };
+        let mut heads = self.heads.clone();
+        let mut last = tokio::time::Instant::now() - interval;
+        loop {
+            let covered = self.published.borrow().as_ref().map_or(0, |c| c.size);
+            if heads.borrow_and_update().size <= covered && heads.changed().await.is_err() {
+                return;
+            }
+            if heads.borrow().size <= covered {
+                continue;
+            }
+            tokio::time::sleep_until(last + interval).await;
+            last = tokio::time::Instant::now();
+            match self.publish().await {
+                Ok(_) => {}
+                Err(e @ LedgerError::InconsistentCheckpoint { .. }) => {
+                    error!(error = %e, "stopped publishing checkpoints");
+                    return;
+                }
+                Err(e) => error!(error = %e, "publishing a checkpoint failed; retrying"),
+            }
+        }
+    }
+
+    /// Signs and stores a checkpoint of the tree as it is now (unless one
+    /// of that size or larger exists) and returns the latest checkpoint.
+    #[instrument(skip_all, fields(origin = %self.origin))]
+    pub async fn publish(&self) -> Result<Option<StoredCheckpoint>, LedgerError> {
+        let mut signers = self.publishing.lock().await;
+        let head = self.heads.borrow().clone();
+        let latest = self.store.latest_checkpoint().await?;
+        if let Some(l) = &latest {
+            if l.size >= head.size {
+                self.announce(latest.clone());
+                return Ok(latest);
+            }
+        }
+        if head.size == 0 {
+            return Ok(None);
+        }
+        let inconsistent = |detail: String| LedgerError::InconsistentCheckpoint {
+            size: head.size,
+            detail,
+        };
+        // The root the writer computed must be the root of the stored tiles,
+        // and the new tree must extend the last published one.
+        let stored_root = self.reader.root(&*self.store, head.size).await?;
+        if stored_root != head.root {
+            return Err(inconsistent("the stored tiles give another root".into()));
+        }
+        if let Some(l) = &latest {
+            let proof = self
+                .reader
+                .consistency(&*self.store, l.size, head.size)
+                .await?;
+            verify_consistency(l.size, head.size, &l.root, &head.root, &proof).map_err(|e| {
+                inconsistent(format!("not consistent with checkpoint {}: {e}", l.size))
+            })?;
+        }
+        let now = Timestamp::now();
+        let mut note_signers = Vec::new();
+        let n = head.keys.len();
+        for (i, (id, _)) in head.keys.iter().enumerate() {
+            let is_active = i + 1 == n;
+            // The key after this one was introduced at head.keys[i + 1].1.
+            let retired_at = head.keys.get(i + 1).map(|k| k.1);
+            let overlapping = retired_at.is_some_and(|t| {
+                now.as_micros().saturating_sub(t.as_micros())
+                    < self.config.key_overlap.as_micros() as i64
+            });
+            if !(is_active || overlapping) {
+                continue;
+            }
+            if !signers.contains_key(id) {
+                match self.keys.load(id) {
+                    Ok(k) => {
+                        signers.insert(id.clone(), NoteSigner::new(&self.origin, k.signing));
+                    }
+                    // A retired key may be gone from the key store.
+                    Err(e) if !is_active => {
+                        debug!(key_id = %id, error = %e, "retired key not available to co-sign");
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            note_signers.push(signers[id].clone());
+        }
+        let checkpoint = Checkpoint {
+            origin: self.origin.clone(),
+            size: head.size,
+            root: head.root,
+        };
+        let stored = StoredCheckpoint {
+            size: head.size,
+            root: head.root,
+            note: checkpoint.sign(&note_signers).to_string(),
+            published_at: now.to_string(),
+        };
+        if self.store.save_checkpoint(&stored).await? {
+            info!(size = stored.size, "published checkpoint");
+        }
+        let latest = self.store.latest_checkpoint().await?;
+        self.announce(latest.clone());
+        Ok(latest)
+    }
+
+    /// The active signing key, as a note signer named after the log (for
+    /// signing decision receipts).
+    pub async fn active_signer(&self) -> Result<NoteSigner, LedgerError> {
+        let id =
+            self.heads
+                .borrow()
+                .keys
+                .last()
+                .map(|k| k.0.clone())
+                .ok_or(LedgerError::Corrupt {
+                    seq: 0,
+                    detail: "no signing key".into(),
+                })?;
+        let mut signers = self.publishing.lock().await;
+        if !signers.contains_key(&id) {
+            let k = self.keys.load(&id)?;
+            signers.insert(id.clone(), NoteSigner::new(&self.origin, k.signing));
+        }
+        Ok(signers[&id].clone())
+    }
+
+    /// Adds cosignature lines to a stored checkpoint's note.
+    pub async fn add_cosignatures(
+        &self,
+        size: u64,
+        lines: &[crate::tlog::SignatureLine],
+    ) -> Result<(), LedgerError> {
+        let _guard = self.publishing.lock().await;
+        let Some(stored) = self.store.checkpoint_at(size).await? else {
+            return Ok(());
+        };
+        let Ok(mut note) = crate::tlog::Note::parse(&stored.note) else {
+            return Ok(());
+        };
+        for l in lines {
+            note.add(l.clone());
+        }
+        let text = note.to_string();
+        if text != stored.note {
+            self.store.update_checkpoint_note(size, &text).await?;
+            let latest = self.store.latest_checkpoint().await?;
+            self.announce(latest);
+        }
+        Ok(())
+    }
+
+    fn announce(&self, latest: Option<StoredCheckpoint>) {
+        self.published.send_if_modified(|current| {
+            if *current != latest {
+                *current = latest;
+                true
+            } else {
+                false
+            }
+        });
+    }
+}

@@ -1,0 +1,250 @@
+//! Consent receipts: for any entry, a C2SP tlog-proof@v1 (inclusion proof
+//! plus the signed checkpoint it leads to), and a JSON receipt whose fields
+//! follow ISO/IEC TS 27560 / Kantara Consent Receipt practice, carrying the
+//! entry line and that proof. Both verify offline with the log's verifier
+//! key alone ([`verify_receipt`]). A receipt names the subject only by
+//! pseudonym: it never holds personal data.
+
+use consent_domain::policy::{LegalBasis, PolicyVersion};
+use consent_domain::pseudonym::content_hash;
+use consent_domain::Event;
+use serde_json::{json, Value};
+
+use crate::error::LedgerError;
+use crate::format::EntryLine;
+use crate::store::{Store, StoredCheckpoint};
+use crate::tlog::{leaf_hash, open_checkpoint, verify_inclusion, TlogProof, VerifierKey};
+use crate::tree::TreeReader;
+
+/// Version tag of the JSON receipt.
+pub const RECEIPT_SCHEMA: &str = "consent-ledger/receipt/v1";
+
+/// The tlog-proof of entry `seq` against `checkpoint` (which must cover it).
+pub async fn tlog_proof<S: Store>(
+    store: &S,
+    reader: &TreeReader,
+    seq: u64,
+    checkpoint: &StoredCheckpoint,
+) -> Result<TlogProof, LedgerError> {
+    let proof = reader.inclusion(store, seq, checkpoint.size).await?;
+    Ok(TlogProof {
+        extra: None,
+        index: seq,
+        proof,
+        checkpoint: checkpoint.note.clone(),
+    })
+}
+
+/// The W3C DPV consent state an event puts its purpose in, where it is one.
+fn dpv_state(event: &Event) -> Option<&'static str> {
+    Some(match event {
+        Event::ConsentGranted(_) => "dpv:ConsentGiven",
+        Event::PolicyAccepted(_) => "dpv:RenewedConsentGiven",
+        Event::ConsentWithdrawn(_) | Event::Unsubscribed(_) => "dpv:ConsentWithdrawn",
+        Event::ObjectionRecorded(_) => "dpv:ConsentRefused",
+        Event::AccountClosed(_) | Event::ErasureRequested(_) => "dpv:ConsentRevoked",
+        _ => return None,
+    })
+}
+
+fn legal_basis(b: &LegalBasis) -> &'static str {
+    match b {
+        LegalBasis::Consent => "dpv:Consent",
+        LegalBasis::Contract => "dpv:Contract",
+        LegalBasis::LegalObligation => "dpv:LegalObligation",
+        LegalBasis::LegitimateInterest => "dpv:LegitimateInterest",
+    }
+}
+
+/// The JSON consent receipt of an entry. `policy` is the policy version the
+/// entry names, or else the one in force when it was recorded.
+pub fn consent_receipt(
+    origin: &str,
+    line: &str,
+    entry: &EntryLine,
+    policy: Option<&PolicyVersion>,
+    proof: &TlogProof,
+) -> Value {
+    let payload: Value = serde_json::from_str(&entry.event.payload_json()).unwrap_or(Value::Null);
+    let field = |k: &str| payload.get(k).cloned().unwrap_or(Value::Null);
+    // The purposes the entry is about: one, several, or (for events about
+    // the whole relationship) every purpose of the policy.
+    let named: Vec<String> = match (payload.get("purpose"), payload.get("purposes")) {
+        (Some(Value::String(p)), _) => vec![p.clone()],
+        (_, Some(Value::Array(ps))) => ps
+            .iter()
+            .filter_map(|p| p.as_str().map(String::from))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let purposes: Vec<Value> = policy
+        .map(|p| {
+            p.purposes
+                .iter()
+                .filter(|pu| named.is_empty() || named.iter().any(|n| n == pu.id.as_str()))
+                .map(|pu| {
+                    let categories =
+                        match (payload.get("data_categories"), payload.get("data_category")) {
+                            (Some(c @ Value::Array(_)), _) => c.clone(),
+                            (_, Some(c @ Value::String(_))) => json!([c]),
+                            _ => json!(pu.data_categories),
+                        };
+                    json!({
+                        "purpose": pu.id,
+                        "description": pu.description,
+                        "lawful_basis": legal_basis(&pu.legal_basis),
+                        "pii_types": categories,
+                        "recipients": pu.recipients,
+                        "retention": pu.retention,
+                        "required": pu.required,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let consent_type = match &entry.event {
+        Event::ConsentGranted(_) | Event::PolicyAccepted(_) => "explicit",
+        _ => "not-applicable",
+    };
+    let validity = match &entry.event {
+        Event::ConsentGranted(_) | Event::PolicyAccepted(_) => {
+            "until withdrawn, or until a material change of the policy asks for re-acceptance"
+        }
+        _ => "permanent record",
+    };
+    json!({
+        "schema": RECEIPT_SCHEMA,
+        "receipt_id": format!("{origin}/{}", entry.seq),
+        "record_id": entry.hash,
+        "pii_principal_id": entry.event.subject(),
+        "pii_controllers": policy.map(|p| json!([{
+            "id": p.controller.id,
+            "name": p.controller.name,
+            "contact": p.controller.contact,
+        }])),
+        "jurisdiction": policy.and_then(|p| p.jurisdiction.clone()),
+        "privacy_notice": policy.map(|p| json!({
+            "version": p.version,
+            "content_hash": content_hash(p),
+            "url": p.url,
+            "language": p.language,
+        })),
+        "policy_version": field("policy_version"),
+        "purposes": purposes,
+        "consent_type": consent_type,
+        "collection_method": field("channel"),
+        "event": {
+            "type": entry.event.kind(),
+            "state": dpv_state(&entry.event),
+            // The ledger records events as they arrive: the event's time is
+            // its recording time.
+            "event_time": entry.recorded_at.to_string(),
+            "recorded_time": entry.recorded_at.to_string(),
+        },
+        "validity": validity,
+        "withdrawal_method": policy.map(|p| format!(
+            "withdraw at any time, free of charge, through the controller{}; the withdrawal is recorded in this ledger",
+            p.controller.contact.as_ref().map(|c| format!(" ({c})")).unwrap_or_default()
+        )),
+        "ledger": origin,
+        "seq": entry.seq,
+        "entry": line,
+        "tlog_proof": proof.to_string(),
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReceiptError {
+    #[error("malformed receipt: {0}")]
+    Malformed(String),
+    #[error("the checkpoint is not signed as required: {0}")]
+    Checkpoint(String),
+    #[error("the inclusion proof does not verify: {0}")]
+    Proof(String),
+    #[error("the receipt's fields do not match its entry: {0}")]
+    Mismatch(&'static str),
+}
+
+/// What a verified receipt proves.
+#[derive(Debug, Clone)]
+pub struct VerifiedReceipt {
+    pub origin: String,
+    pub seq: u64,
+    pub tree_size: u64,
+    pub witnesses: Vec<String>,
+    pub entry: EntryLine,
+}
+
+/// Verifies a receipt offline: a JSON receipt, or a tlog-proof text with
+/// the entry line given apart. The checkpoint must be signed by one of
+/// `log_keys` and cosigned by `min_witnesses` of `witness_keys`; the entry
+/// must be leaf `index` of its tree.
+pub fn verify_receipt(
+    receipt: &str,
+    entry_line: Option<&str>,
+    log_keys: &[VerifierKey],
+    witness_keys: &[VerifierKey],
+    min_witnesses: usize,
+) -> Result<VerifiedReceipt, ReceiptError> {
+    let malformed = |m: String| ReceiptError::Malformed(m);
+    let (proof_text, line, json) = if receipt.trim_start().starts_with('{') {
+        let v: Value = serde_json::from_str(receipt).map_err(|e| malformed(e.to_string()))?;
+        let proof = v["tlog_proof"]
+            .as_str()
+            .ok_or(malformed("no tlog_proof".into()))?
+            .to_owned();
+        let line = v["entry"]
+            .as_str()
+            .ok_or(malformed("no entry".into()))?
+            .to_owned();
+        (proof, line, Some(v))
+    } else {
+        let line = entry_line
+            .ok_or(malformed(
+                "a tlog-proof needs the entry line beside it".into(),
+            ))?
+            .trim_end_matches('\n')
+            .to_owned();
+        (receipt.to_owned(), line, None)
+    };
+    let proof = TlogProof::parse(&proof_text).map_err(|e| malformed(e.to_string()))?;
+    let opened = open_checkpoint(&proof.checkpoint, log_keys, witness_keys, min_witnesses)
+        .map_err(|e| ReceiptError::Checkpoint(e.to_string()))?;
+    let cp = opened.checkpoint;
+    verify_inclusion(
+        proof.index,
+        cp.size,
+        &leaf_hash(line.as_bytes()),
+        &proof.proof,
+        &cp.root,
+    )
+    .map_err(|e| ReceiptError::Proof(e.to_string()))?;
+    let entry = EntryLine::parse(&line).map_err(|e| malformed(format!("entry: {e}")))?;
+    if entry.seq != proof.index {
+        return Err(ReceiptError::Mismatch(
+            "the entry's seq is not the proof's index",
+        ));
+    }
+    if let Some(v) = json {
+        if v["seq"].as_u64() != Some(entry.seq) {
+            return Err(ReceiptError::Mismatch("seq"));
+        }
+        if v["record_id"].as_str() != Some(entry.hash.as_str()) {
+            return Err(ReceiptError::Mismatch("record_id"));
+        }
+        let subject = entry.event.subject().map(|p| p.to_string());
+        if v["pii_principal_id"].as_str().map(String::from) != subject {
+            return Err(ReceiptError::Mismatch("pii_principal_id"));
+        }
+        if v["event"]["type"].as_str() != Some(entry.event.kind()) {
+            return Err(ReceiptError::Mismatch("event.type"));
+        }
+    }
+    Ok(VerifiedReceipt {
+        origin: cp.origin,
+        seq: entry.seq,
+        tree_size: cp.size,
+        witnesses: opened.witnesses.iter().map(|w| w.name.clone()).collect(),
+        entry,
+    })
+}

@@ -41,12 +41,21 @@ impl Location {
     }
 
     pub async fn ledger(&self) -> anyhow::Result<Ledger<AnyStore>> {
+        self.ledger_with(|_| {}).await
+    }
+
+    /// Opens the ledger with a configuration the caller adjusts.
+    pub async fn ledger_with(
+        &self,
+        adjust: impl FnOnce(&mut LedgerConfig),
+    ) -> anyhow::Result<Ledger<AnyStore>> {
         let store = self.store().await?;
         let keys = KeyStore::open(self.key_dir()?)?;
         let mut config = LedgerConfig::default();
         if let Some(name) = &self.name {
             config.name = name.clone();
         }
+        adjust(&mut config);
         Ok(Ledger::open(store, keys, config).await?)
     }
 }

@@ -26,29 +26,36 @@ pub enum KeyCommand {
 }
 
 pub async fn run(at: &Location, command: KeyCommand) -> anyhow::Result<ExitCode> {
-    let ledger = at.ledger().await?;
     match command {
         KeyCommand::Show { vkey } => {
-            let keys = replay(&**ledger.store()).await?.keys;
+            // Read from the store (a running server may hold the writer
+            // lock); open the ledger only to create an empty one's key.
+            let mut replayed = replay(&at.store().await?).await?;
+            if replayed.keys.is_empty() {
+                let ledger = at.ledger().await?;
+                replayed = replay(&**ledger.store()).await?;
+            }
+            let keys = replayed.keys;
+            let name = replayed.ledger.unwrap_or_default();
             if vkey {
                 let (_, pk) = keys.last().context("no key")?;
                 let pk: [u8; 32] = hex::decode(pk)?
                     .try_into()
                     .map_err(|_| anyhow::anyhow!("bad key"))?;
-                let vk =
-                    log_verifier_key(ledger.name(), ed25519_dalek::VerifyingKey::from_bytes(&pk)?);
+                let vk = log_verifier_key(&name, ed25519_dalek::VerifyingKey::from_bytes(&pk)?);
                 println!("{vk}");
                 return Ok(ExitCode::SUCCESS);
             }
             let active = keys.last().cloned();
             print_json(&json!({
-                "ledger": ledger.name(),
+                "ledger": name,
                 "active": active.map(|(id, pk)| json!({"key_id": id, "public_key": pk})),
                 "keys": keys.iter().map(|(id, pk)| json!({"key_id": id, "public_key": pk})).collect::<Vec<_>>(),
             }));
             Ok(ExitCode::SUCCESS)
         }
         KeyCommand::Rotate => {
+            let ledger = at.ledger().await?;
             let (value, ok) = outcome_json(1, ledger.rotate_key().await)?;
             print_json(&value);
             Ok(if ok {

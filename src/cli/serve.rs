@@ -62,13 +62,27 @@ pub struct ServeArgs {
     /// Wait before the second try, in milliseconds (doubled each time, up to a minute).
     #[arg(long, default_value_t = 500)]
     notify_backoff_ms: u64,
+    /// Serve the log's checkpoint and tiles (`/log/…`) to anyone, without
+    /// an API key, so any C2SP tlog-tiles client can mirror and verify it.
+    #[arg(long, env = "CONSENT_PUBLIC_LOG")]
+    public_log: bool,
+    /// Least time between two published checkpoints, while entries arrive.
+    #[arg(long, env = "CONSENT_CHECKPOINT_INTERVAL_MS", default_value_t = 1000)]
+    checkpoint_interval_ms: u64,
+    /// A witness to push each checkpoint to and collect cosignatures from:
+    /// `<witness verifier key>=<base URL>` (repeatable).
+    #[arg(long, value_name = "VKEY=URL", conflicts_with = "from_kafka")]
+    witness: Vec<String>,
 }
 
 pub async fn run(at: &Location, args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(brokers) = &args.from_kafka {
         return decision_node(at, &args, brokers).await;
     }
-    let ledger = at.ledger().await?;
+    let interval = Duration::from_millis(args.checkpoint_interval_ms.max(1));
+    let ledger = at
+        .ledger_with(|c| c.checkpoints.interval = Some(interval))
+        .await?;
     if !ledger.store().any_api_key().await? {
         // First start: without a key the API is unusable, so make one with
         // every scope and show it once, on the terminal (never in a log).
@@ -139,7 +153,9 @@ pub async fn run(at: &Location, args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    serve(Arc::new(AppState::new(ledger, projection)), args.listen).await?;
+    let mut state = AppState::new(ledger, projection);
+    state.public_log = args.public_log;
+    serve(Arc::new(state), args.listen).await?;
     let _ = stop.send(true);
     for task in [relay, notifier].into_iter().flatten() {
         let _ = task.await;
@@ -158,7 +174,9 @@ async fn decision_node(at: &Location, args: &ServeArgs, brokers: &str) -> anyhow
     })
     .await
     .context("starting the Kafka-fed decision node")?;
-    let state = Arc::new(AppState::read_only(store, name, projection));
+    let mut state = AppState::read_only(store, name, projection);
+    state.public_log = args.public_log;
+    let state = Arc::new(state);
     tokio::select! {
         served = serve(state, args.listen) => served?,
         followed = follower => {

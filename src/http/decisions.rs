@@ -52,6 +52,10 @@ pub struct SingleRequest {
     /// Consistency token from an append: answer only once it is applied.
     #[serde(default)]
     token: Option<String>,
+    /// Also return a receipt: the decision and the checkpoint it was
+    /// evaluated at, signed with the ledger's key.
+    #[serde(default)]
+    receipt: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -189,7 +193,33 @@ pub async fn decide(
         .expect("projection lock")
         .decide(&q);
     count(&state, &d);
-    Ok(Json(decision_json(&q, &d)))
+    let mut answer = decision_json(&q, &d);
+    if request.receipt {
+        answer["receipt"] = decision_receipt(&state, &answer, d.checkpoint).await?;
+    }
+    Ok(Json(answer))
+}
+
+/// Signs the decision with the checkpoint covering what the projection had
+/// applied when it answered (published now if none does yet).
+async fn decision_receipt(
+    state: &AppState,
+    decision: &Value,
+    applied: Option<u64>,
+) -> Result<Value, Problem> {
+    let ledger = state.writer()?;
+    let covering = applied.map_or(1, |seq| seq + 1);
+    let checkpoint = super::receipts::covering_checkpoint(state, covering).await?;
+    let signer = ledger
+        .checkpointer()
+        .active_signer()
+        .await
+        .map_err(Problem::internal)?;
+    Ok(consent_ledger::decision_receipt::sign_decision_receipt(
+        decision.clone(),
+        &checkpoint.note,
+        &signer,
+    ))
 }
 
 pub async fn batch(

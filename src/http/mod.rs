@@ -10,10 +10,12 @@ mod auth;
 mod decisions;
 mod events;
 mod health;
+mod log;
 mod metrics;
 mod openapi;
 mod policies;
 mod problem;
+mod receipts;
 mod watch;
 
 use std::collections::HashMap;
@@ -49,6 +51,10 @@ pub struct AppState {
     /// Subject id → pseudonym, filled on first use, emptied for an erased
     /// subject (and wholesale past [`PSEUDONYM_CACHE`] entries).
     pub pseudonyms: RwLock<HashMap<String, Pseudonym>>,
+    /// Proofs from stored tiles, with a cache of full tiles.
+    pub tree: consent_ledger::tree::TreeReader,
+    /// Whether `/log/…` (checkpoint and tiles) is readable without a key.
+    pub public_log: bool,
 }
 
 /// Most subject ids whose pseudonyms are kept in memory.
@@ -65,6 +71,8 @@ impl AppState {
             metrics: metrics::Metrics::new(),
             api_keys: RwLock::default(),
             pseudonyms: RwLock::default(),
+            tree: Default::default(),
+            public_log: false,
         }
     }
 
@@ -79,6 +87,8 @@ impl AppState {
             metrics: metrics::Metrics::new(),
             api_keys: RwLock::default(),
             pseudonyms: RwLock::default(),
+            tree: Default::default(),
+            public_log: false,
         }
     }
 }
@@ -131,6 +141,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/decisions/batch", post(decisions::batch))
         .route("/v1/subjects/{subject}/history", get(events::history))
         .route("/v1/watch", get(watch::watch))
+        .route("/v1/entries/{seq}/receipt", get(receipts::receipt))
+        .route("/v1/proofs/inclusion", get(receipts::inclusion))
+        .route("/v1/proofs/consistency", get(receipts::consistency))
+        .route("/log/checkpoint", get(log::checkpoint))
+        .route("/log/tile/{*path}", get(log::tile))
         .fallback(|| async {
             problem::Problem::new(
                 axum::http::StatusCode::NOT_FOUND,

@@ -1,0 +1,220 @@
+//! Proofs and receipts over HTTP: `GET /v1/proofs/inclusion`,
+//! `GET /v1/proofs/consistency` (the `audit` scope), and
+//! `GET /v1/entries/{seq}/receipt` (the `record` or `audit` scope): the
+//! entry's C2SP tlog-proof, or with `?format=json` its consent receipt.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine as _;
+use consent_ledger::format::EntryLine;
+use consent_ledger::receipt::{consent_receipt, tlog_proof};
+use consent_ledger::store::StoredCheckpoint;
+use consent_ledger::Store;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::{require, Audit, Authorized, Scope};
+use super::problem::Problem;
+use super::AppState;
+
+fn b64(h: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(h)
+}
+
+/// The latest checkpoint if it covers `size` entries; otherwise, on a
+/// writer, a new one published now; otherwise 503 `checkpoint_pending`.
+pub async fn covering_checkpoint(state: &AppState, size: u64) -> Result<StoredCheckpoint, Problem> {
+    let latest = state
+        .store
+        .latest_checkpoint()
+        .await
+        .map_err(Problem::internal)?;
+    if let Some(c) = latest.filter(|c| c.size >= size) {
+        return Ok(c);
+    }
+    if let Some(ledger) = &state.writer {
+        let published = ledger
+            .checkpointer()
+            .publish()
+            .await
+            .map_err(Problem::internal)?;
+        if let Some(c) = published.filter(|c| c.size >= size) {
+            return Ok(c);
+        }
+    }
+    Err(Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "checkpoint_pending",
+        format!("no published checkpoint covers {size} entries yet; retry in a second"),
+    ))
+}
+
+fn bad_size(detail: String) -> Problem {
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_tree_size",
+        detail,
+    )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InclusionQuery {
+    seq: u64,
+    /// Tree size; default: the latest checkpoint's.
+    #[serde(default)]
+    size: Option<u64>,
+}
+
+pub async fn inclusion(
+    State(state): State<Arc<AppState>>,
+    _: Authorized<Audit>,
+    Query(q): Query<InclusionQuery>,
+) -> Result<Json<Value>, Problem> {
+    let size = match q.size {
+        Some(s) => s,
+        None => covering_checkpoint(&state, q.seq + 1).await?.size,
+    };
+    let tree = state.store.tree_size().await.map_err(Problem::internal)?;
+    if q.seq >= size || size > tree {
+        return Err(bad_size(format!(
+            "entry {} is not in a tree of {size} entries (the tree has {tree})",
+            q.seq
+        )));
+    }
+    let proof = state
+        .tree
+        .inclusion(&*state.store, q.seq, size)
+        .await
+        .map_err(Problem::internal)?;
+    let root = state
+        .tree
+        .root(&*state.store, size)
+        .await
+        .map_err(Problem::internal)?;
+    Ok(Json(json!({
+        "seq": q.seq,
+        "tree_size": size,
+        "root_hash": b64(&root),
+        "proof": proof.iter().map(|h| b64(h)).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyQuery {
+    old: u64,
+    #[serde(default)]
+    new: Option<u64>,
+}
+
+pub async fn consistency(
+    State(state): State<Arc<AppState>>,
+    _: Authorized<Audit>,
+    Query(q): Query<ConsistencyQuery>,
+) -> Result<Json<Value>, Problem> {
+    let new = match q.new {
+        Some(s) => s,
+        None => covering_checkpoint(&state, q.old.max(1)).await?.size,
+    };
+    let tree = state.store.tree_size().await.map_err(Problem::internal)?;
+    if q.old > new || new > tree {
+        return Err(bad_size(format!(
+            "no consistency proof from {} to {new} entries (the tree has {tree})",
+            q.old
+        )));
+    }
+    let proof = state
+        .tree
+        .consistency(&*state.store, q.old, new)
+        .await
+        .map_err(Problem::internal)?;
+    Ok(Json(json!({
+        "old_size": q.old,
+        "new_size": new,
+        "proof": proof.iter().map(|h| b64(h)).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptQuery {
+    #[serde(default)]
+    format: Option<String>,
+}
+
+pub async fn receipt(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(seq): Path<u64>,
+    Query(q): Query<ReceiptQuery>,
+) -> Result<Response, Problem> {
+    if require(&state, &headers, Scope::Record).await.is_err() {
+        require(&state, &headers, Scope::Audit).await?;
+    }
+    let line = state
+        .store
+        .lines_at(&[seq])
+        .await
+        .map_err(Problem::internal)?
+        .pop()
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no entry {seq}"),
+            )
+        })?
+        .line;
+    let checkpoint = covering_checkpoint(&state, seq + 1).await?;
+    let proof = tlog_proof(&*state.store, &state.tree, seq, &checkpoint)
+        .await
+        .map_err(Problem::internal)?;
+    match q.format.as_deref() {
+        None | Some("tlog-proof") => Ok((
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            proof.to_string(),
+        )
+            .into_response()),
+        Some("json") => {
+            let entry = EntryLine::parse(&line).map_err(Problem::internal)?;
+            let policy = policy_of(&state, &entry);
+            Ok(Json(consent_receipt(
+                &state.name,
+                &line,
+                &entry,
+                policy.as_deref(),
+                &proof,
+            ))
+            .into_response())
+        }
+        Some(other) => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_format",
+            format!("format must be tlog-proof or json, not {other:?}"),
+        )),
+    }
+}
+
+/// The policy an entry names, or else the one in force when recorded.
+fn policy_of(
+    state: &AppState,
+    entry: &EntryLine,
+) -> Option<Arc<consent_domain::policy::PolicyVersion>> {
+    let payload: Value = serde_json::from_str(&entry.event.payload_json()).ok()?;
+    let model = state.projection.model.read().expect("projection lock");
+    if let Some(v) = payload["policy_version"].as_str() {
+        if let Some(p) = model
+            .policies()
+            .iter()
+            .find(|p| p.policy.version.as_str() == v)
+        {
+            return Some(p.policy.clone());
+        }
+    }
+    model.policy_in_force(entry.recorded_at)
+}

@@ -13,6 +13,7 @@
 mod cli;
 mod db;
 mod http;
+mod witness;
 
 use std::process::ExitCode;
 

@@ -9,7 +9,9 @@
 //!   read-only decision node, with a local replica holding its offsets;
 //! - [`notifier`]: signed webhooks to the recipients a withdrawal,
 //!   objection, unsubscription, closure or erasure concerns, each
-//!   confirmed delivery appended to the ledger.
+//!   confirmed delivery appended to the ledger;
+//! - [`witness_client`]: pushing the ledger's signed checkpoints to a C2SP
+//!   tlog-witness and reading back its cosignatures.
 //!
 //! It knows the ledger's public surface (`Ledger`, `Store`, the entry
 //! format), the projections, Kafka and outgoing HTTP; it must not know
@@ -19,6 +21,7 @@ pub mod kafka_node;
 pub mod notifier;
 pub mod projector;
 pub mod relay;
+pub mod witness_client;
 
 pub use kafka_node::{NodeConfig, NodeError};
 pub use projector::{LiveProjection, ProjectorError};

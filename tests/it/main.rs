@@ -18,4 +18,6 @@ mod rejections;
 mod scale_out;
 mod schemas;
 mod tamper;
+mod transparency;
 mod two_writers;
+mod witness;

@@ -1,0 +1,195 @@
+//! A C2SP tlog-witness (`consent witness serve`), run by a regulator or a
+//! partner beside, not inside, the ledger: it cosigns a log's checkpoint
+//! only if it is consistent with the last one it cosigned for that log, so
+//! a ledger cannot show two different histories to people who both check
+//! the witness's cosignature.
+//!
+//! - `identity.rs`: the witness's key and name, the logs' keys it trusts.
+//! - `state.rs`: the latest cosigned (size, root) per origin, durably.
+//! - `request.rs`: parsing the add-checkpoint body.
+//! - `add_checkpoint.rs`: the protocol's rules and answers.
+//! - `problem.rs`: RFC 9457 bodies for refusals.
+//!
+//! This module owns the witness's HTTP surface and its wiring. It must not
+//! know the consent API (`http/`), the ledger's database, or anything of
+//! consent itself: all it sees are signed checkpoints and Merkle proofs.
+
+mod add_checkpoint;
+mod identity;
+mod problem;
+mod request;
+mod state;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use consent_ledger::tlog::{NoteSigner, VerifierKey};
+use tracing::Instrument;
+
+pub use identity::IdentityError;
+pub use state::StateError;
+
+use state::{Latest, StateDir};
+
+/// Largest request body: 63 proof lines and a checkpoint with up to 100
+/// signature lines fit in well under this.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+#[derive(Debug)]
+pub enum OpenError {
+    Identity(IdentityError),
+    State(StateError),
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Identity(e) => write!(f, "{e}"),
+            Self::State(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Identity(e) => e.source(),
+            Self::State(e) => e.source(),
+        }
+    }
+}
+
+impl From<IdentityError> for OpenError {
+    fn from(e: IdentityError) -> Self {
+        Self::Identity(e)
+    }
+}
+
+impl From<StateError> for OpenError {
+    fn from(e: StateError) -> Self {
+        Self::State(e)
+    }
+}
+
+/// One log this witness follows.
+struct Log {
+    /// Its verifier keys (several while it rotates).
+    keys: Vec<VerifierKey>,
+    /// The latest checkpoint cosigned; the lock serialises this origin's
+    /// requests from the check to the persisted advance.
+    latest: Mutex<Latest>,
+}
+
+/// A running witness: who it is, whom it follows, what it remembers.
+pub struct Witness {
+    cosigner: NoteSigner,
+    logs: HashMap<String, Log>,
+    state: StateDir,
+}
+
+impl Witness {
+    /// Opens the state directory (creating it and the witness key on first
+    /// start), locks it against a second process, and loads the latest
+    /// cosigned checkpoint of every log in `log_keys` (`--log` values).
+    pub fn open(state_dir: &Path, name: &str, log_keys: &[String]) -> Result<Self, OpenError> {
+        let trusted = identity::trusted_logs(log_keys)?;
+        let cosigner = identity::cosigner(state_dir, name)?;
+        let state = StateDir::open(state_dir)?;
+        let mut logs = HashMap::with_capacity(trusted.len());
+        for (origin, keys) in trusted {
+            let latest = Mutex::new(state.load(&origin)?);
+            logs.insert(origin, Log { keys, latest });
+        }
+        Ok(Self {
+            cosigner,
+            logs,
+            state,
+        })
+    }
+
+    /// How many logs it follows.
+    pub fn log_count(&self) -> usize {
+        self.logs.len()
+    }
+}
+
+/// The cosignature verifier key of the witness in `state_dir` named `name`
+/// (creating its key if missing), without opening or locking its state:
+/// a running witness can be asked.
+pub fn verifier_key(state_dir: &Path, name: &str) -> Result<VerifierKey, IdentityError> {
+    Ok(identity::cosigner(state_dir, name)?.cosigner())
+}
+
+pub fn router(witness: Arc<Witness>) -> Router {
+    Router::new()
+        .route("/add-checkpoint", post(add_checkpoint::add_checkpoint))
+        .fallback(|| async {
+            problem::Problem::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+        })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(request_span))
+        .with_state(witness)
+}
+
+/// Serves until SIGINT or SIGTERM, then finishes the requests in flight
+/// (an advance already persisting completes either way).
+pub async fn serve(witness: Arc<Witness>, listen: SocketAddr) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        name = %witness.cosigner.name,
+        logs = witness.log_count(),
+        "serving the witness"
+    );
+    axum::serve(listener, router(witness))
+        .with_graceful_shutdown(async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("a SIGTERM handler installs");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            tracing::info!("shutting down");
+        })
+        .await
+}
+
+/// A span around every request: method and route, then the origin and
+/// sizes once the body is parsed, status and latency when answered. No
+/// headers and no bodies: nothing secret, no signatures, no keys.
+async fn request_span(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let span = tracing::info_span!(
+        "witness_request",
+        method = %request.method(),
+        route = %route,
+        origin = tracing::field::Empty,
+        old = tracing::field::Empty,
+        size = tracing::field::Empty,
+    );
+    let started = std::time::Instant::now();
+    async move {
+        let response = next.run(request).await;
+        tracing::info!(
+            status = response.status().as_u16(),
+            micros = started.elapsed().as_micros() as u64,
+            "answered"
+        );
+        response
+    }
+    .instrument(span)
+    .await
+}

@@ -11,7 +11,9 @@
 //!   objection, unsubscription, closure or erasure concerns, each
 //!   confirmed delivery appended to the ledger;
 //! - [`witness_client`]: pushing the ledger's signed checkpoints to a C2SP
-//!   tlog-witness and reading back its cosignatures.
+//!   tlog-witness and reading back its cosignatures;
+//! - [`witnesses`]: every published checkpoint pushed to the configured
+//!   witnesses, their verified cosignatures added to the stored checkpoint.
 //!
 //! It knows the ledger's public surface (`Ledger`, `Store`, the entry
 //! format), the projections, Kafka and outgoing HTTP; it must not know
@@ -22,6 +24,7 @@ pub mod notifier;
 pub mod projector;
 pub mod relay;
 pub mod witness_client;
+pub mod witnesses;
 
 pub use kafka_node::{NodeConfig, NodeError};
 pub use projector::{LiveProjection, ProjectorError};

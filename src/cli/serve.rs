@@ -13,6 +13,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use consent_consumers::notifier::{self, Endpoints, Retry};
+use consent_consumers::witnesses::WitnessTarget;
 use consent_consumers::{kafka_node, NodeConfig};
 use consent_ledger::Store;
 
@@ -102,8 +103,20 @@ pub async fn run(at: &Location, args: ServeArgs) -> anyhow::Result<ExitCode> {
         )?;
         out.flush()?;
     }
+    let witnesses = args
+        .witness
+        .iter()
+        .map(|w| WitnessTarget::parse(w))
+        .collect::<Result<Vec<_>, _>>()?;
     let projection = consent_consumers::projector::start(&ledger).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let cosigning = (!witnesses.is_empty()).then(|| {
+        tokio::spawn(consent_consumers::witnesses::run(
+            ledger.clone(),
+            witnesses,
+            stop.subscribe(),
+        ))
+    });
     let relay = args.relay_to.as_ref().map(|brokers| {
         let config = args.topic.config(brokers);
         tokio::spawn(super::relay::supervise(
@@ -157,7 +170,7 @@ pub async fn run(at: &Location, args: ServeArgs) -> anyhow::Result<ExitCode> {
     state.public_log = args.public_log;
     serve(Arc::new(state), args.listen).await?;
     let _ = stop.send(true);
-    for task in [relay, notifier].into_iter().flatten() {
+    for task in [relay, notifier, cosigning].into_iter().flatten() {
         let _ = task.await;
     }
     Ok(ExitCode::SUCCESS)

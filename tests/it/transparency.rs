@@ -57,7 +57,10 @@ impl TileReader for HttpTiles {
     fn height(&self) -> u8 {
         8
     }
-    fn read_tiles(&self, tiles: &[tlog_tiles::Tile]) -> Result<Vec<Vec<u8>>, tlog_tiles::tlog::Error> {
+    fn read_tiles(
+        &self,
+        tiles: &[tlog_tiles::Tile],
+    ) -> Result<Vec<Vec<u8>>, tlog_tiles::tlog::Error> {
         Ok(tiles
             .iter()
             .map(|t| {
@@ -100,9 +103,17 @@ fn rand_name() -> u64 {
 async fn checkpoints_tiles_proofs_and_receipts_verify_with_tools_we_did_not_write() {
     let t = TempLedger::new();
     let entries = populated(&t, 200).await; // 402 entries: one full tile and a partial one
-    let srv = serve(&t, "serve.log", &["--checkpoint-interval-ms", "50", "--public-log"]).await;
+    let srv = serve(
+        &t,
+        "serve.log",
+        &["--checkpoint-interval-ms", "50", "--public-log"],
+    )
+    .await;
     let base = srv.base.clone();
-    let audit = json_lines(&t.consent(&["api-key", "create", "--scopes", "audit,record,decide"], None))[0]["api_key"]
+    let audit = json_lines(&t.consent(
+        &["api-key", "create", "--scopes", "audit,record,decide"],
+        None,
+    ))[0]["api_key"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -113,7 +124,8 @@ async fn checkpoints_tiles_proofs_and_receipts_verify_with_tools_we_did_not_writ
     let note = signed_note::Note::from_bytes(cp_text.as_bytes()).unwrap();
     let verifier = signed_note::StandardVerifier::new(&vkey).unwrap();
     let known = signed_note::VerifierList::new(vec![Box::new(verifier)]);
-    note.verify(&known).expect("our checkpoint verifies with signed_note");
+    note.verify(&known)
+        .expect("our checkpoint verifies with signed_note");
     let cp = tlog_tiles::Checkpoint::from_bytes(note.text()).unwrap();
     let size = cp.size();
     assert!(size >= entries);
@@ -126,9 +138,14 @@ async fn checkpoints_tiles_proofs_and_receipts_verify_with_tools_we_did_not_writ
         rt: tokio::runtime::Handle::current(),
     };
     let root = *cp.hash();
-    let resp = reqwest::get(format!("{base}/log/tile/entries/000")).await.unwrap();
+    let resp = reqwest::get(format!("{base}/log/tile/entries/000"))
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
-    assert!(resp.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    assert!(resp.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
     let bundle = resp.bytes().await.unwrap().to_vec();
     let mut lines = Vec::new();
     let mut at = 0;
@@ -162,7 +179,11 @@ async fn checkpoints_tiles_proofs_and_receipts_verify_with_tools_we_did_not_writ
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|h| tlog_tiles::tlog::Hash(B64.decode(h.as_str().unwrap()).unwrap().try_into().unwrap()))
+                .map(|h| {
+                    tlog_tiles::tlog::Hash(
+                        B64.decode(h.as_str().unwrap()).unwrap().try_into().unwrap(),
+                    )
+                })
                 .collect();
             assert_eq!(ours, proof);
             tlog_tiles::tlog::check_record(&ours, size, root, i, leaf).unwrap();
@@ -172,7 +193,9 @@ async fn checkpoints_tiles_proofs_and_receipts_verify_with_tools_we_did_not_writ
             let old_root = tlog_tiles::tlog::tree_hash(old, &reader).unwrap();
             let ours: Value = tiles.rt.block_on(async {
                 reqwest::Client::new()
-                    .get(format!("{base2}/v1/proofs/consistency?old={old}&new={size}"))
+                    .get(format!(
+                        "{base2}/v1/proofs/consistency?old={old}&new={size}"
+                    ))
                     .bearer_auth(&audit2)
                     .send()
                     .await
@@ -185,7 +208,11 @@ async fn checkpoints_tiles_proofs_and_receipts_verify_with_tools_we_did_not_writ
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|h| tlog_tiles::tlog::Hash(B64.decode(h.as_str().unwrap()).unwrap().try_into().unwrap()))
+                .map(|h| {
+                    tlog_tiles::tlog::Hash(
+                        B64.decode(h.as_str().unwrap()).unwrap().try_into().unwrap(),
+                    )
+                })
                 .collect();
             tlog_tiles::tlog::check_tree(&proof, size, root, old, old_root).unwrap();
         }
@@ -214,18 +241,35 @@ async fn checkpoints_tiles_proofs_and_receipts_verify_with_tools_we_did_not_writ
     assert_eq!(status, 200, "{proof_text}");
     assert!(proof_text.starts_with("c2sp.org/tlog-proof@v1\nindex "));
     let seq = appended["seq"].as_u64().unwrap();
-    let line = t.store().await.lines_at(&[seq]).await.unwrap().pop().unwrap().line;
+    let line = t
+        .store()
+        .await
+        .lines_at(&[seq])
+        .await
+        .unwrap()
+        .pop()
+        .unwrap()
+        .line;
     let entry_path = t.dir.path().join("entry.jsonl");
     std::fs::write(&entry_path, &line).unwrap();
-    let (ok, out) = verify_receipt_cli(&t, &proof_text, &["--entry", entry_path.to_str().unwrap()], &vkey);
+    let (ok, out) = verify_receipt_cli(
+        &t,
+        &proof_text,
+        &["--entry", entry_path.to_str().unwrap()],
+        &vkey,
+    );
     assert!(ok, "{out}");
-    let (status, json_receipt, _) = get_text(&format!("{base}{link}?format=json"), Some(&audit)).await;
+    let (status, json_receipt, _) =
+        get_text(&format!("{base}{link}?format=json"), Some(&audit)).await;
     assert_eq!(status, 200);
     let receipt: Value = serde_json::from_str(&json_receipt).unwrap();
     assert_eq!(receipt["pii_principal_id"], appended["subject"]);
     assert_eq!(receipt["privacy_notice"]["version"], "2023-11-29");
     assert_eq!(receipt["purposes"][0]["lawful_basis"], "dpv:Consent");
-    assert!(!json_receipt.contains("dana@example.com"), "no personal data in a receipt");
+    assert!(
+        !json_receipt.contains("dana@example.com"),
+        "no personal data in a receipt"
+    );
     let (ok, out) = verify_receipt_cli(&t, &json_receipt, &[], &vkey);
     assert!(ok, "{out}");
     assert_eq!(out["seq"], seq);
@@ -233,7 +277,12 @@ async fn checkpoints_tiles_proofs_and_receipts_verify_with_tools_we_did_not_writ
     forged["pii_principal_id"] = json!("0".repeat(64));
     let (ok, _) = verify_receipt_cli(&t, &forged.to_string(), &[], &vkey);
     assert!(!ok, "an edited receipt must not verify");
-    let (ok, _) = verify_receipt_cli(&t, &json_receipt.replace("\\\"web-signup-form\\\"", "\\\"phone\\\""), &[], &vkey);
+    let (ok, _) = verify_receipt_cli(
+        &t,
+        &json_receipt.replace("\\\"web-signup-form\\\"", "\\\"phone\\\""),
+        &[],
+        &vkey,
+    );
     assert!(!ok, "an edited entry must not verify");
 
     // A decision with a receipt: signed, with a checkpoint covering its
@@ -252,7 +301,12 @@ async fn checkpoints_tiles_proofs_and_receipts_verify_with_tools_we_did_not_writ
     let (ok, out) = verify_receipt_cli(&t, &signed, &[], &vkey);
     assert!(ok, "{out}");
     assert_eq!(out["decision"]["allowed"], true);
-    let (ok, _) = verify_receipt_cli(&t, &signed.replace("\"allowed\":true", "\"allowed\":false"), &[], &vkey);
+    let (ok, _) = verify_receipt_cli(
+        &t,
+        &signed.replace("\"allowed\":true", "\"allowed\":false"),
+        &[],
+        &vkey,
+    );
     assert!(!ok, "an edited decision receipt must not verify");
 
     // Erasure changes no leaf: the checkpoint saved before it is extended,
@@ -269,11 +323,23 @@ async fn checkpoints_tiles_proofs_and_receipts_verify_with_tools_we_did_not_writ
     assert_eq!(status, 201);
     let after = checkpoint_covering(&base, seq + 2).await;
     drop(srv);
-    let out = t.consent(&["verify", "--since", cp_path.to_str().unwrap(), "--vkey", &vkey], None);
+    let out = t.consent(
+        &[
+            "verify",
+            "--since",
+            cp_path.to_str().unwrap(),
+            "--vkey",
+            &vkey,
+        ],
+        None,
+    );
     assert!(out.status.success(), "{out:?}");
     assert!(json_lines(&out)[0]["extends"]["size"].as_u64().unwrap() > seq);
     let (ok, out) = verify_receipt_cli(&t, &json_receipt, &[], &vkey);
-    assert!(ok, "a receipt stays valid after the subject's erasure: {out}");
+    assert!(
+        ok,
+        "a receipt stays valid after the subject's erasure: {out}"
+    );
     assert!(after.lines().nth(1).unwrap().parse::<u64>().unwrap() >= seq + 2);
 }
 
@@ -284,7 +350,9 @@ async fn rewrite_history(t: &TempLedger, from: u64) {
     let store = t.store().await;
     let rows = store.read_lines(0, 100_000).await.unwrap();
     let keys = KeyStore::open(t.keys()).unwrap();
-    let mut prev = EntryLine::parse(&rows[from as usize - 1].line).unwrap().hash;
+    let mut prev = EntryLine::parse(&rows[from as usize - 1].line)
+        .unwrap()
+        .hash;
     let mut rewritten = Vec::new();
     for row in &rows[from as usize..] {
         let mut v: Value = serde_json::from_str(&row.line).unwrap();
@@ -293,7 +361,14 @@ async fn rewrite_history(t: &TempLedger, from: u64) {
         }
         let payload = serde_json_canonicalizer::to_string(&v["event"]).unwrap();
         let entry = EntryLine::parse(&row.line).unwrap();
-        let body = body_json(row.seq, entry.recorded_at, &prev, v["type"].as_str().unwrap(), &payload, &entry.key_id);
+        let body = body_json(
+            row.seq,
+            entry.recorded_at,
+            &prev,
+            v["type"].as_str().unwrap(),
+            &payload,
+            &entry.key_id,
+        );
         let hash = entry_hash(body.as_bytes());
         let key = keys.load(&entry.key_id).unwrap();
         let sig = ed25519_dalek::Signer::sign(&key.signing, &hash).to_bytes();
@@ -347,11 +422,17 @@ async fn a_history_rewritten_and_resigned_with_the_ledger_key_fails_verify_since
     rewrite_history(&t, 10).await;
     // The chain is whole again: signatures, links, stored hashes, tiles.
     let out = t.consent(&["verify"], None);
-    assert!(out.status.success(), "the re-signed chain verifies on its own: {out:?}");
+    assert!(
+        out.status.success(),
+        "the re-signed chain verifies on its own: {out:?}"
+    );
     // Against the checkpoint saved on the first visit it does not.
     let out = t.consent(&since, None);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let report = &json_lines(&out)[0];
     assert_eq!(report["reason"], "not_extending_checkpoint", "{report}");
-    assert!(report["detail"].as_str().unwrap().contains("rewritten"), "{report}");
+    assert!(
+        report["detail"].as_str().unwrap().contains("rewritten"),
+        "{report}"
+    );
 }

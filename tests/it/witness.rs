@@ -389,3 +389,88 @@ fn b64_lines(proof: &[Hash]) -> String {
         .map(|l| format!("{l}\n"))
         .collect()
 }
+
+/// The ledger pushes its checkpoints to a witness process, the cosignature
+/// lands in the published checkpoint and in receipts, and an offline check
+/// can require it (k of n).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ledger_collects_cosignatures_and_receipts_can_require_witnesses() {
+    let t = crate::common::TempLedger::with_reference_policy();
+    let log_vkey = {
+        let out = t.consent(&["key", "show", "--vkey"], None);
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let w = start(t.dir.path(), "witness.log", std::slice::from_ref(&log_vkey)).await;
+    let witness_key = vkey(t.dir.path());
+    let target = format!("{witness_key}={}", w.base);
+    let srv = crate::common::server::serve(
+        &t,
+        "serve.log",
+        &["--checkpoint-interval-ms", "50", "--witness", &target],
+    )
+    .await;
+    let key =
+        crate::common::json_lines(&t.consent(&["api-key", "create", "--scopes", "record"], None))
+            [0]["api_key"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let (status, appended) = crate::common::server::post(
+        &srv.base,
+        &key,
+        "/v1/events",
+        &serde_json::json!({"type": "consent_granted", "subject": "erin@example.com", "purpose": "marketing",
+                "data_categories": ["email-address"], "policy_version": "2023-11-29", "channel": "web-signup-form"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{appended}");
+    let seq = appended["seq"].as_u64().unwrap();
+    // Wait for a receipt whose checkpoint carries the witness's cosignature.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let receipt = loop {
+        let r = reqwest::Client::new()
+            .get(format!("{}/v1/entries/{seq}/receipt?format=json", srv.base))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        let text = r.text().await.unwrap();
+        if text.contains(&format!("\u{2014} {WITNESS_NAME} ")) {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no cosigned receipt: {text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let path = t.dir.path().join("cosigned-receipt.json");
+    std::fs::write(&path, &receipt).unwrap();
+    let check = |min: &str, witnesses: &[&str]| {
+        let mut args = vec![
+            "receipt",
+            "verify",
+            path.to_str().unwrap(),
+            "--vkey",
+            &log_vkey,
+            "--min-witnesses",
+            min,
+        ];
+        for w in witnesses {
+            args.extend(["--witness", w]);
+        }
+        t.consent(&args, None)
+    };
+    let wk = witness_key.to_string();
+    let out = check("1", &[&wk]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        crate::common::json_lines(&out)[0]["witnesses"][0],
+        WITNESS_NAME
+    );
+    // Two required, one trusted witness cosigned: refused.
+    let other = NoteSigner::new("witness.example/w2", SigningKey::from_bytes(&[42; 32]))
+        .cosigner()
+        .to_string();
+    let out = check("2", &[&wk, &other]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    drop(srv);
+    drop(w);
+}

@@ -24,6 +24,11 @@ pub struct LedgerConfig {
     pub max_batch: usize,
     /// When checkpoints are published and which keys sign them.
     pub checkpoints: CheckpointConfig,
+    /// Maintain the Merkle tree in the append path. Only a benchmark's
+    /// baseline turns this off: such a ledger stores no tiles, publishes
+    /// no checkpoints and can give no proofs or receipts.
+    #[doc(hidden)]
+    pub merkle_tree: bool,
 }
 
 impl Default for LedgerConfig {
@@ -32,6 +37,7 @@ impl Default for LedgerConfig {
             name: "localhost/consent-ledger".into(),
             max_batch: 4096,
             checkpoints: CheckpointConfig::default(),
+            merkle_tree: true,
         }
     }
 }
@@ -74,6 +80,7 @@ impl<S: Store> Ledger<S> {
                 log: Replayed::empty(),
                 key: keys.generate()?,
                 keys: keys.clone(),
+                tree: true,
             };
             let batch = core.genesis(&config.name);
             match store.commit(&batch).await {
@@ -110,11 +117,14 @@ impl<S: Store> Ledger<S> {
             heads,
         )
         .await?;
-        tokio::spawn(checkpointer.clone().run());
+        if config.merkle_tree {
+            tokio::spawn(checkpointer.clone().run());
+        }
         let core = Box::new(Core {
             key: keys.load(&active)?,
             log: replayed,
             keys,
+            tree: config.merkle_tree,
         });
         let next = core.log.head.next_seq;
         info!(

@@ -70,7 +70,8 @@ pub fn document() -> Value {
                 "seq": {"type": "integer"}, "hash": {"type": "string"}, "recorded_at": {"type": ["string", "null"]},
                 "subject": {"type": ["string", "null"], "description": "pseudonym"}, "replayed": {"type": "boolean"},
                 "token": {"type": "string", "description": "consistency token for decision requests"},
-                "notify_recipients": {"type": "array", "items": {"type": "string"}}
+                "notify_recipients": {"type": "array", "items": {"type": "string"}},
+                "receipt": {"type": "string", "description": "path of the entry's consent receipt"}
             }
         },
         "Check": {
@@ -82,7 +83,8 @@ pub fn document() -> Value {
                 "pseudonym": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                 "purpose": {"type": "string"}, "data_category": {"type": "string"},
                 "at": {"type": "string", "format": "date-time", "description": "default: now"},
-                "token": {"type": "string", "description": "answer only once this append is visible"}
+                "token": {"type": "string", "description": "answer only once this append is visible"},
+                "receipt": {"type": "boolean", "description": "single decisions: also return a receipt, the decision and the checkpoint it was evaluated at signed with the ledger key"}
             }
         },
         "BatchRequest": {
@@ -132,6 +134,18 @@ pub fn document() -> Value {
             "/v1/decisions": {"post": op("One decision", "decide", Some("Check"), ("200", r("Decision")), &[("503", "consistency token not reached in time")])},
             "/v1/decisions/batch": {"post": op("Up to 1000 decisions", "decide", Some("BatchRequest"), ("200", obj.clone()), &[("422", "too many checks")])},
             "/v1/subjects/{subject}/history": {"get": with_params(op("Every entry about a subject", "audit", None, ("200", obj.clone()), &[("404", "unknown subject")]), json!([param("subject", "path", "the controller's subject id")]))},
+            "/v1/entries/{seq}/receipt": {"get": with_params(
+                {
+                    let mut o = op("The entry's consent receipt: C2SP tlog-proof@v1 text, or with format=json an ISO/IEC TS 27560-style receipt carrying the entry and the proof", "record or audit", None, ("200", obj.clone()), &[("404", "no such entry"), ("503", "no checkpoint covers the entry yet")]);
+                    o["responses"]["200"]["content"]["text/plain"] = json!({"schema": {"type": "string"}});
+                    o
+                },
+                json!([param("seq", "path", "the entry's sequence number"), param("format", "query", "tlog-proof (default) or json")]),
+            )},
+            "/v1/proofs/inclusion": {"get": with_params(op("RFC 9162 inclusion proof (base64 hashes)", "audit", None, ("200", obj.clone()), &[("422", "entry not in a tree of that size"), ("503", "no checkpoint covers the entry yet")]), json!([param("seq", "query", "the entry's sequence number"), param("size", "query", "tree size (default: the latest checkpoint's)")]))},
+            "/v1/proofs/consistency": {"get": with_params(op("RFC 9162 consistency proof (base64 hashes)", "audit", None, ("200", obj.clone()), &[("422", "sizes out of range")]), json!([param("old", "query", "old tree size"), param("new", "query", "new tree size (default: the latest checkpoint's)")]))},
+            "/log/checkpoint": {"get": {"summary": "The latest signed checkpoint (C2SP tlog-checkpoint); public with `serve --public-log`", "security": [{"apiKey": []}], "x-required-scope": "audit", "responses": {"200": {"description": "signed note", "content": {"text/plain": {"schema": {"type": "string"}}}}, "401": {"$ref": "#/components/responses/Problem"}, "404": {"$ref": "#/components/responses/Problem"}}}},
+            "/log/tile/{tile}": {"get": {"parameters": [param("tile", "path", "C2SP tlog-tiles path: <L>/<N>[.p/<W>] or entries/<N>[.p/<W>], N in x-prefixed groups of three digits")], "summary": "A hash tile or entry bundle (C2SP tlog-tiles), immutable; public with `serve --public-log`", "security": [{"apiKey": []}], "x-required-scope": "audit", "responses": {"200": {"description": "application/octet-stream"}, "401": {"$ref": "#/components/responses/Problem"}, "404": {"$ref": "#/components/responses/Problem"}}}},
             "/v1/watch": {"get": {"parameters": [param("from", "query", "first sequence number")], "summary": "Server-Sent Events of consent changes", "security": [{"apiKey": []}], "x-required-scope": "decide", "responses": {"200": {"description": "text/event-stream"}, "401": {"$ref": "#/components/responses/Problem"}, "403": {"$ref": "#/components/responses/Problem"}}}},
         },
         "components": {

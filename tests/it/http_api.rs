@@ -308,6 +308,8 @@ async fn the_openapi_document_is_served_matches_the_committed_one_and_every_path
                 s.base,
                 path.replace("{version}", "2023-11-29")
                     .replace("{subject}", "x")
+                    .replace("{seq}", "1")
+                    .replace("{tile}", "0/000")
             );
             let req = match method.as_str() {
                 "get" => client.get(&url),

@@ -162,7 +162,10 @@ async fn checkpoint_latency(rate: u64) {
             while next < started + duration {
                 tokio::time::sleep_until(next.into()).await;
                 let answer = ledger
-                    .enqueue(grant(&format!("known-{}@example.com", (task * 7919 + n) % 10_000)), None)
+                    .enqueue(
+                        grant(&format!("known-{}@example.com", (task * 7919 + n) % 10_000)),
+                        None,
+                    )
                     .await
                     .unwrap();
                 let acks = acks.clone();
@@ -217,20 +220,35 @@ async fn checkpoint_latency(rate: u64) {
 /// per second on one core, then verified offline per second.
 fn receipts() {
     let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let (store, checkpoint, lines, vkey) = rt.block_on(async {
         let ledger = fresh(dir.path(), LedgerConfig::default()).await;
         fill(&ledger, 200_000).await;
         let cp = ledger.checkpointer().publish().await.unwrap().unwrap();
         let store = ledger.store().clone();
-        let lines: Vec<String> = store.read_lines(0, 300_000).await.unwrap().into_iter().map(|l| l.line).collect();
+        let lines: Vec<String> = store
+            .read_lines(0, 300_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.line)
+            .collect();
         let keys = consent_ledger::replay::replay(&*store).await.unwrap().keys;
         let pk: [u8; 32] = hex::decode(&keys[0].1).unwrap().try_into().unwrap();
-        let vkey = log_verifier_key(ledger.name(), ed25519_dalek::VerifyingKey::from_bytes(&pk).unwrap());
+        let vkey = log_verifier_key(
+            ledger.name(),
+            ed25519_dalek::VerifyingKey::from_bytes(&pk).unwrap(),
+        );
         (store, cp, lines, vkey)
     });
     // One core: a current-thread runtime, nothing else running.
-    let one = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let one = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let reader = TreeReader::default();
     let n = 100_000u64;
     let size = checkpoint.size;
@@ -246,13 +264,25 @@ fn receipts() {
     let started = Instant::now();
     one.block_on(async {
         for &seq in &seqs {
-            proofs.push(tlog_proof(&*store, &reader, seq, &checkpoint).await.unwrap().to_string());
+            proofs.push(
+                tlog_proof(&*store, &reader, seq, &checkpoint)
+                    .await
+                    .unwrap()
+                    .to_string(),
+            );
         }
     });
     let made = started.elapsed().as_secs_f64();
     let started = Instant::now();
     for (proof, &seq) in proofs.iter().zip(&seqs).take(20_000) {
-        verify_receipt(proof, Some(&lines[seq as usize]), std::slice::from_ref(&vkey), &[], 0).unwrap();
+        verify_receipt(
+            proof,
+            Some(&lines[seq as usize]),
+            std::slice::from_ref(&vkey),
+            &[],
+            0,
+        )
+        .unwrap();
     }
     let verified = started.elapsed().as_secs_f64();
     println!(
@@ -265,7 +295,10 @@ fn receipts() {
 /// Bytes the tree adds per entry: the same 200,000 appends with and
 /// without it, database pages counted after a WAL checkpoint.
 fn storage() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let n = 200_000u64;
     let size_of = |tree: bool| {
         let dir = tempfile::tempdir().unwrap();
@@ -283,11 +316,23 @@ fn storage() {
             drop(ledger);
             let url = format!("sqlite://{}", dir.path().join("bench.db").display());
             let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await.unwrap();
-            let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(&pool).await.unwrap();
-            let page: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(&pool).await.unwrap();
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&pool)
+                .await
+                .unwrap();
+            let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            let page: i64 = sqlx::query_scalar("PRAGMA page_size")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
             let logical: Option<i64> = if tree {
-                sqlx::query_scalar("SELECT sum(length(hashes)) FROM tiles").fetch_one(&pool).await.unwrap()
+                sqlx::query_scalar("SELECT sum(length(hashes)) FROM tiles")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
             } else {
                 None
             };
@@ -315,7 +360,10 @@ fn main() {
     if run("receipts") {
         receipts();
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     if run("checkpoint-latency") {
         rt.block_on(checkpoint_latency(10_000));
     }

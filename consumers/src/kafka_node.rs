@@ -154,7 +154,7 @@ pub async fn start(
         projection: Arc::new(LiveProjection::new()),
         next: 0,
         held: BTreeMap::new(),
-        verifier: ChainVerifier::new(config.pinned_key),
+        verifier: ChainVerifier::new(config.pinned_key).keeping_tiles(),
     };
     let mut from = 0;
     loop {
@@ -167,6 +167,12 @@ pub async fn start(
         }
         follower.apply_ready()?;
         from = last + 1;
+    }
+    // The replica's tiles are stored with its entries; a replica made
+    // before the tree existed gets them now.
+    let tiles = follower.verifier.take_tile_writes();
+    if replica.tree_size().await? < follower.next {
+        replica.put_tiles(&tiles).await?;
     }
     info!(
         applied = follower.next,
@@ -296,6 +302,9 @@ async fn consume(
             follower.held.insert(seq, held);
         }
         follower.apply_ready()?;
+        // The tiles of the entries applied so far (all of them in this
+        // batch or an earlier one) go in the same transaction.
+        batch.tiles = follower.verifier.take_tile_writes();
         // Entries and offsets together: a crash leaves both or neither.
         if to_replica.send(batch).await.is_err() {
             return Ok(()); // the writer failed; its error is returned

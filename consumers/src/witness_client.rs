@@ -28,6 +28,9 @@ pub enum WitnessError {
     Transport(String),
 }
 
+/// Largest answer read from a witness.
+const MAX_ANSWER: usize = 64 * 1024;
+
 /// Longest piece of a non-problem error body quoted in `Refused::detail`.
 const MAX_DETAIL: usize = 200;
 
@@ -51,7 +54,19 @@ pub async fn add_checkpoint(
         .await
         .map_err(transport)?;
     let status = response.status().as_u16();
-    let body = response.text().await.map_err(transport)?;
+    // A witness answers a few lines; never hold more than MAX_ANSWER bytes
+    // of whatever a misbehaving one sends.
+    let mut response = response;
+    let mut raw = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport)? {
+        raw.extend_from_slice(&chunk);
+        if raw.len() > MAX_ANSWER {
+            return Err(WitnessError::Transport(format!(
+                "the witness's answer exceeds {MAX_ANSWER} bytes"
+            )));
+        }
+    }
+    let body = String::from_utf8_lossy(&raw).into_owned();
     match status {
         200 => parse_cosignatures(&body),
         409 => {

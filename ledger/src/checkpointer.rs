@@ -94,7 +94,8 @@ impl<S: Store> Checkpointer<S> {
             return;
         };
         let mut heads = self.heads.clone();
-        let mut last = tokio::time::Instant::now() - interval;
+        let now = tokio::time::Instant::now();
+        let mut last = now.checked_sub(interval).unwrap_or(now);
         loop {
             let covered = self.published.borrow().as_ref().map_or(0, |c| c.size);
             if heads.borrow_and_update().size <= covered && heads.changed().await.is_err() {
@@ -107,7 +108,9 @@ impl<S: Store> Checkpointer<S> {
             last = tokio::time::Instant::now();
             match self.publish().await {
                 Ok(_) => {}
-                Err(e @ LedgerError::InconsistentCheckpoint { .. }) => {
+                Err(
+                    e @ (LedgerError::InconsistentCheckpoint { .. } | LedgerError::InvalidName(_)),
+                ) => {
                     error!(error = %e, "stopped publishing checkpoints");
                     return;
                 }
@@ -120,6 +123,9 @@ impl<S: Store> Checkpointer<S> {
     /// of that size or larger exists) and returns the latest checkpoint.
     #[instrument(skip_all, fields(origin = %self.origin))]
     pub async fn publish(&self) -> Result<Option<StoredCheckpoint>, LedgerError> {
+        if !crate::tlog::note::valid_name(&self.origin) {
+            return Err(LedgerError::InvalidName(self.origin.clone()));
+        }
         let mut signers = self.publishing.lock().await;
         let head = self.heads.borrow().clone();
         let latest = self.store.latest_checkpoint().await?;
@@ -226,21 +232,31 @@ impl<S: Store> Checkpointer<S> {
         size: u64,
         lines: &[crate::tlog::SignatureLine],
     ) -> Result<(), LedgerError> {
-        let _guard = self.publishing.lock().await;
-        let Some(stored) = self.store.checkpoint_at(size).await? else {
-            return Ok(());
-        };
-        let Ok(mut note) = crate::tlog::Note::parse(&stored.note) else {
-            return Ok(());
-        };
-        for l in lines {
-            note.add(l.clone());
-        }
-        let text = note.to_string();
-        if text != stored.note {
-            self.store.update_checkpoint_note(size, &text).await?;
-            let latest = self.store.latest_checkpoint().await?;
-            self.announce(latest);
+        // Another process may add cosignatures to the same checkpoint:
+        // compare-and-swap, re-reading on a lost race.
+        for _ in 0..8 {
+            let Some(stored) = self.store.checkpoint_at(size).await? else {
+                return Ok(());
+            };
+            let Ok(mut note) = crate::tlog::Note::parse(&stored.note) else {
+                return Ok(());
+            };
+            for l in lines {
+                note.add(l.clone());
+            }
+            let text = note.to_string();
+            if text == stored.note {
+                return Ok(());
+            }
+            if self
+                .store
+                .update_checkpoint_note(size, &stored.note, &text)
+                .await?
+            {
+                let latest = self.store.latest_checkpoint().await?;
+                self.announce(latest);
+                return Ok(());
+            }
         }
         Ok(())
     }

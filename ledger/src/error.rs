@@ -28,6 +28,9 @@ pub enum LedgerError {
     /// The stored tiles lack a node a proof needs.
     #[error("the stored Merkle tree is incomplete: {0}")]
     TreeIncomplete(String),
+    /// The ledger's name cannot name a C2SP note key (checkpoints).
+    #[error("ledger name {0:?} is not a valid log name: non-empty, no spaces, no '+', no control characters (e.g. consent.example.com/ledger)")]
+    InvalidName(String),
     /// A checkpoint would not be consistent with the last one published:
     /// the log refuses to sign it.
     #[error("refusing to sign checkpoint {size}: {detail}")]
@@ -43,6 +46,7 @@ impl LedgerError {
             LedgerError::Corrupt { .. } => "ledger_corrupt",
             LedgerError::WriterStopped => "writer_stopped",
             LedgerError::NotInTree { .. } => "not_in_tree",
+            LedgerError::InvalidName(_) => "invalid_ledger_name",
             LedgerError::TreeIncomplete(_) => "tree_incomplete",
             LedgerError::InconsistentCheckpoint { .. } => "inconsistent_checkpoint",
         }

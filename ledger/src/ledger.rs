@@ -76,6 +76,12 @@ impl<S: Store> Ledger<S> {
         let claim = Arc::new(store.claim_writer().await?);
         let mut replayed = replay(&*store).await?;
         if replayed.active_key.is_none() {
+            // The name is the origin of every checkpoint: a note key name.
+            if !crate::tlog::note::valid_name(&config.name)
+                || config.name.chars().any(char::is_control)
+            {
+                return Err(LedgerError::InvalidName(config.name));
+            }
             let mut core = Core {
                 log: Replayed::empty(),
                 key: keys.generate()?,

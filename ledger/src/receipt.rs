@@ -226,18 +226,51 @@ pub fn verify_receipt(
         ));
     }
     if let Some(v) = json {
-        if v["seq"].as_u64() != Some(entry.seq) {
-            return Err(ReceiptError::Mismatch("seq"));
+        // Every field the entry determines must be what the entry says:
+        // rebuild them (without the policy) and compare. Fields taken from
+        // the policy (controller, notice, lawful basis, retention,
+        // recipients) are not covered by the proof; the notice's
+        // `content_hash` can be checked against the policy_published entry.
+        let rebuilt = consent_receipt(&cp.origin, &line, &entry, None, &proof);
+        for field in [
+            "schema",
+            "receipt_id",
+            "record_id",
+            "pii_principal_id",
+            "policy_version",
+            "consent_type",
+            "collection_method",
+            "event",
+            "validity",
+            "ledger",
+            "seq",
+            "entry",
+            "tlog_proof",
+        ] {
+            if v.get(field) != rebuilt.get(field) {
+                return Err(ReceiptError::Mismatch(field));
+            }
         }
-        if v["record_id"].as_str() != Some(entry.hash.as_str()) {
-            return Err(ReceiptError::Mismatch("record_id"));
-        }
-        let subject = entry.event.subject().map(|p| p.to_string());
-        if v["pii_principal_id"].as_str().map(String::from) != subject {
-            return Err(ReceiptError::Mismatch("pii_principal_id"));
-        }
-        if v["event"]["type"].as_str() != Some(entry.event.kind()) {
-            return Err(ReceiptError::Mismatch("event.type"));
+        let payload: Value =
+            serde_json::from_str(&entry.event.payload_json()).unwrap_or(Value::Null);
+        let named: Vec<&str> = match (payload.get("purpose"), payload.get("purposes")) {
+            (Some(Value::String(p)), _) => vec![p.as_str()],
+            (_, Some(Value::Array(ps))) => ps.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        let categories = match (payload.get("data_categories"), payload.get("data_category")) {
+            (Some(c @ Value::Array(_)), _) => Some(c.clone()),
+            (_, Some(c @ Value::String(_))) => Some(Value::Array(vec![c.clone()])),
+            _ => None,
+        };
+        for p in v["purposes"].as_array().into_iter().flatten() {
+            let id = p["purpose"].as_str().unwrap_or_default();
+            if !named.is_empty() && !named.contains(&id) {
+                return Err(ReceiptError::Mismatch("purposes"));
+            }
+            if categories.as_ref().is_some_and(|c| &p["pii_types"] != c) {
+                return Err(ReceiptError::Mismatch("purposes.pii_types"));
+            }
         }
     }
     Ok(VerifiedReceipt {

@@ -236,6 +236,8 @@ pub struct ChainVerifier {
     tree: TreeBuilder,
     /// A tree size whose root to remember (a checkpoint to compare with).
     root_at: Option<(u64, Option<Hash>)>,
+    /// Keep the tiles the verified entries change, for a replica to store.
+    keep_tiles: bool,
 }
 
 impl ChainVerifier {
@@ -254,6 +256,7 @@ impl ChainVerifier {
             threads: rayon::current_num_threads(),
             tree: TreeBuilder::default(),
             root_at: None,
+            keep_tiles: false,
         }
     }
 
@@ -261,6 +264,23 @@ impl ChainVerifier {
     pub fn with_root_at(mut self, size: u64) -> Self {
         self.root_at = Some((size, (size == 0).then(crate::tlog::empty_root)));
         self
+    }
+
+    /// Keeps the Merkle tiles the verified entries change, to be taken
+    /// with [`ChainVerifier::take_tile_writes`] (a replica stores them).
+    pub fn keeping_tiles(mut self) -> Self {
+        self.keep_tiles = true;
+        self
+    }
+
+    /// The tiles changed since the last call (with [`ChainVerifier::keeping_tiles`]).
+    pub fn take_tile_writes(&mut self) -> Vec<crate::tlog::TileWrite> {
+        self.tree.take_writes()
+    }
+
+    /// The number of leaves and the root of the tree verified so far.
+    pub fn tree_head(&self) -> (u64, Hash) {
+        (self.tree.size(), self.tree.root())
     }
 
     /// Checks the next window of lines.
@@ -276,7 +296,9 @@ impl ChainVerifier {
                 Ok(check) => {
                     checks.push(check);
                     self.tree.push(leaf_hash(input.line.as_bytes()));
-                    self.tree.clear_writes();
+                    if !self.keep_tiles {
+                        self.tree.clear_writes();
+                    }
                     if let Some((size, root @ None)) = &mut self.root_at {
                         if self.tree.size() == *size {
                             *root = Some(self.tree.root());

@@ -507,7 +507,11 @@ fn sign_all(unsigned: &[Unsigned], signers: &[LedgerKey], leaves: bool) -> Vec<(
         .map(|u| {
             let sig = signers[u.signer].signing.sign(&u.hash).to_bytes();
             let line = signed_line(&u.body, &u.hash, &sig);
-            let leaf = if leaves { leaf_hash(line.as_bytes()) } else { [0; 32] };
+            let leaf = if leaves {
+                leaf_hash(line.as_bytes())
+            } else {
+                [0; 32]
+            };
             (line, leaf)
         })
         .collect()

@@ -208,7 +208,7 @@ async fn decision_receipt(
     applied: Option<u64>,
 ) -> Result<Value, Problem> {
     let ledger = state.writer()?;
-    let covering = applied.map_or(1, |seq| seq + 1);
+    let covering = applied.map_or(1, |seq| seq.saturating_add(1));
     let checkpoint = super::receipts::covering_checkpoint(state, covering).await?;
     let signer = ledger
         .checkpointer()

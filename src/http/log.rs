@@ -74,7 +74,10 @@ pub async fn tile(
             bytes[..want].to_vec()
         }
         None => {
-            let first = coord.index * TILE_WIDTH;
+            let first = coord
+                .index
+                .checked_mul(TILE_WIDTH)
+                .ok_or_else(|| not_found(format!("tile/{path} does not exist")))?;
             let lines = state
                 .store
                 .read_lines(first, coord.width as u32)

@@ -284,6 +284,41 @@ async fn checkpoints_tiles_proofs_and_receipts_verify_with_tools_we_did_not_writ
         &vkey,
     );
     assert!(!ok, "an edited entry must not verify");
+    for (field, value) in [
+        ("collection_method", json!("phone")),
+        ("policy_version", json!("2099-01-01")),
+    ] {
+        let mut edited = receipt.clone();
+        edited[field] = value;
+        let (ok, out) = verify_receipt_cli(&t, &edited.to_string(), &[], &vkey);
+        assert!(!ok, "a receipt with {field} edited must not verify: {out}");
+    }
+    let mut edited = receipt.clone();
+    edited["purposes"][0]["pii_types"] = json!(["email-address", "phone-number"]);
+    let (ok, _) = verify_receipt_cli(&t, &edited.to_string(), &[], &vkey);
+    assert!(
+        !ok,
+        "a receipt claiming more data categories must not verify"
+    );
+    // The JSON receipt carries the entry: the audit scope; the tlog-proof
+    // (hashes only) is open to a recording service.
+    let record_only = json_lines(&t.consent(&["api-key", "create", "--scopes", "record"], None))[0]
+        ["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        get_text(&format!("{base}{link}"), Some(&record_only))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        get_text(&format!("{base}{link}?format=json"), Some(&record_only))
+            .await
+            .0,
+        403
+    );
 
     // A decision with a receipt: signed, with a checkpoint covering its
     // evidence; verifies offline, and not once edited.
@@ -417,6 +452,17 @@ async fn a_history_rewritten_and_resigned_with_the_ledger_key_fails_verify_since
     std::fs::write(&cp, &out.stdout).unwrap();
     let vkey = vkey(&t);
     let since = ["verify", "--since", cp.to_str().unwrap(), "--vkey", &vkey];
+    // A log name that cannot name a note key is refused at creation.
+    let other = TempLedger::new();
+    let out = other.consent(
+        &["--ledger-name", "Acme consent ledger", "key", "show"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a valid log name"),
+        "{out:?}"
+    );
     assert!(t.consent(&since, None).status.success());
 
     rewrite_history(&t, 10).await;

@@ -409,12 +409,12 @@ async fn the_ledger_collects_cosignatures_and_receipts_can_require_witnesses() {
         &["--checkpoint-interval-ms", "50", "--witness", &target],
     )
     .await;
-    let key =
-        crate::common::json_lines(&t.consent(&["api-key", "create", "--scopes", "record"], None))
-            [0]["api_key"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+    let key = crate::common::json_lines(
+        &t.consent(&["api-key", "create", "--scopes", "record,audit"], None),
+    )[0]["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (status, appended) = crate::common::server::post(
         &srv.base,
         &key,
@@ -470,6 +470,9 @@ async fn the_ledger_collects_cosignatures_and_receipts_can_require_witnesses() {
         .cosigner()
         .to_string();
     let out = check("2", &[&wk, &other]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    // The log's own key given as a witness key does not count as a witness.
+    let out = check("1", &[&log_vkey]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     drop(srv);
     drop(w);

@@ -27,7 +27,7 @@ CREATE TRIGGER tiles_only_grow BEFORE UPDATE OR DELETE ON tiles
     FOR EACH ROW EXECUTE FUNCTION tiles_only_grow();
 
 -- Every published checkpoint (C2SP signed note); cosignatures collected
--- later are added to `note`, nothing else changes.
+-- later are appended to `note`, nothing else changes.
 CREATE TABLE checkpoints (
     size         BIGINT PRIMARY KEY,
     root         BYTEA  NOT NULL,
@@ -38,8 +38,9 @@ CREATE TABLE checkpoints (
 CREATE FUNCTION checkpoints_keep_root() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'DELETE' OR NEW.size <> OLD.size OR NEW.root <> OLD.root
-       OR NEW.published_at <> OLD.published_at THEN
-        RAISE EXCEPTION 'a published checkpoint keeps its size and root';
+       OR NEW.published_at <> OLD.published_at
+       OR substring(NEW.note FROM 1 FOR length(OLD.note)) <> OLD.note THEN
+        RAISE EXCEPTION 'a published checkpoint keeps its size, root and signatures';
     END IF;
     RETURN NEW;
 END;

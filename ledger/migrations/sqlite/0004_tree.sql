@@ -23,7 +23,7 @@ BEGIN
 END;
 
 -- Every published checkpoint (C2SP signed note); cosignatures collected
--- later are added to `note`, nothing else changes.
+-- later are appended to `note`, nothing else changes.
 CREATE TABLE checkpoints (
     size         INTEGER PRIMARY KEY,
     root         BLOB    NOT NULL,
@@ -33,8 +33,9 @@ CREATE TABLE checkpoints (
 
 CREATE TRIGGER checkpoints_keep_root BEFORE UPDATE ON checkpoints
 WHEN NEW.size <> OLD.size OR NEW.root <> OLD.root OR NEW.published_at <> OLD.published_at
+  OR substr(NEW.note, 1, length(OLD.note)) <> OLD.note
 BEGIN
-    SELECT RAISE(ABORT, 'a published checkpoint keeps its size and root');
+    SELECT RAISE(ABORT, 'a published checkpoint keeps its size, root and signatures');
 END;
 
 CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints

@@ -107,8 +107,13 @@ impl Store for AnyStore {
         each!(self, s => s.save_checkpoint(checkpoint))
     }
 
-    async fn update_checkpoint_note(&self, size: u64, note: &str) -> Result<(), StoreError> {
-        each!(self, s => s.update_checkpoint_note(size, note))
+    async fn update_checkpoint_note(
+        &self,
+        size: u64,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        each!(self, s => s.update_checkpoint_note(size, old, new))
     }
 
     async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {

@@ -276,12 +276,14 @@ pub trait Store: Send + Sync + 'static {
         checkpoint: &StoredCheckpoint,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Replaces a checkpoint's note by one with more (co)signatures.
+    /// Replaces a checkpoint's note by one with more (co)signatures, if it
+    /// is still `old` (false otherwise: another process added some first).
     fn update_checkpoint_note(
         &self,
         size: u64,
-        note: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+        old: &str,
+        new: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     fn latest_checkpoint(
         &self,

@@ -442,13 +442,19 @@ impl Store for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn update_checkpoint_note(&self, size: u64, note: &str) -> Result<(), StoreError> {
-        sqlx::query(include_str!("postgres/update_checkpoint_note.sql"))
+    async fn update_checkpoint_note(
+        &self,
+        size: u64,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(include_str!("postgres/update_checkpoint_note.sql"))
             .bind(size as i64)
-            .bind(note)
+            .bind(old)
+            .bind(new)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {

@@ -439,13 +439,19 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn update_checkpoint_note(&self, size: u64, note: &str) -> Result<(), StoreError> {
-        sqlx::query(include_str!("sqlite/update_checkpoint_note.sql"))
+    async fn update_checkpoint_note(
+        &self,
+        size: u64,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(include_str!("sqlite/update_checkpoint_note.sql"))
             .bind(size as i64)
-            .bind(note)
+            .bind(old)
+            .bind(new)
             .execute(&self.writer)
             .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {

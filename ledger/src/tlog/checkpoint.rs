@@ -102,6 +102,17 @@ pub fn open_checkpoint(
     witness_keys: &[VerifierKey],
     min_witnesses: usize,
 ) -> Result<VerifiedCheckpoint, CheckpointError> {
+    // A witness key must be a cosignature key and a log key a note key:
+    // otherwise a log signature could be counted as a witness's.
+    if log_keys.iter().any(|k| k.kind != super::note::ED25519)
+        || witness_keys
+            .iter()
+            .any(|k| k.kind != super::note::COSIGNATURE)
+    {
+        return Err(CheckpointError::Malformed(
+            "log keys must be Ed25519 note keys (type 0x01), witness keys cosignature keys (type 0x04)",
+        ));
+    }
     let note = Note::parse(note)?;
     let checkpoint = Checkpoint::parse_text(&note.text)?;
     if let Some(k) = log_keys.iter().find(|k| k.name != checkpoint.origin) {

@@ -1,1 +1,1 @@
-UPDATE checkpoints SET note = $2 WHERE size = $1
+UPDATE checkpoints SET note = $3 WHERE size = $1 AND note = $2

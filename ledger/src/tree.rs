@@ -10,21 +10,24 @@ use tracing::info;
 use crate::error::LedgerError;
 use crate::store::{Store, TileKey};
 use crate::tlog::merkle::{consistency_proof, inclusion_proof, tree_root, NodeRecorder};
-use crate::tlog::tiles::{tiles_for, TileSet, TILE_BYTES};
+use crate::tlog::tiles::{tiles_for, TileSet, TileTree};
 use crate::tlog::{Hash, NodeSource, TreeBuilder};
 
-/// Full tiles kept in memory at most (8 KiB each).
-const CACHED_TILES: usize = 8192;
+/// Tiles kept in memory at most (each with its inner nodes: ≤ 16 KiB).
+const CACHED_TILES: usize = 4096;
 
 /// Reads proofs off a store. Cheap to clone; clones share the cache.
 #[derive(Clone, Default)]
 pub struct TreeReader {
-    full_tiles: Arc<Mutex<HashMap<TileKey, Arc<Vec<u8>>>>>,
+    /// Tiles read before, with their inner nodes. A stored tile only grows,
+    /// so a cached one stays right; it is read again only when a proof
+    /// needs hashes beyond its width.
+    cache: Arc<Mutex<HashMap<TileKey, Arc<TileTree>>>>,
 }
 
 impl TreeReader {
-    /// Fetches the tiles the nodes a computation asks for live in: full
-    /// tiles from the cache when there, the rest in one query.
+    /// The tiles holding the nodes a computation asks for: from the cache
+    /// when wide enough, the rest in one query.
     async fn tiles<S: Store>(
         &self,
         store: &S,
@@ -34,28 +37,26 @@ impl TreeReader {
         let mut set = TileSet::default();
         let mut missing = Vec::new();
         {
-            let cache = self.full_tiles.lock().expect("cache lock");
-            for key in wanted {
+            let cache = self.cache.lock().expect("cache lock");
+            for (key, width) in wanted {
                 match cache.get(&key) {
-                    Some(t) => {
+                    Some(t) if t.width() >= width => {
                         set.tiles.insert(key, t.clone());
                     }
-                    None => missing.push(key),
+                    _ => missing.push(key),
                 }
             }
         }
         if !missing.is_empty() {
             let fetched = store.read_tiles(&missing).await?;
-            let mut cache = self.full_tiles.lock().expect("cache lock");
+            let mut cache = self.cache.lock().expect("cache lock");
             if cache.len() + fetched.len() > CACHED_TILES {
                 cache.clear();
             }
             for (key, bytes) in fetched {
-                let bytes = Arc::new(bytes);
-                if bytes.len() == TILE_BYTES {
-                    cache.insert(key, bytes.clone());
-                }
-                set.tiles.insert(key, bytes);
+                let tile = Arc::new(TileTree::new(&bytes));
+                cache.insert(key, tile.clone());
+                set.tiles.insert(key, tile);
             }
         }
         Ok(set)

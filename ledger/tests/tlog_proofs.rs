@@ -22,7 +22,7 @@ fn tiles(leaves: &[Hash]) -> TileSet {
     for l in leaves {
         b.push(*l);
         for w in b.take_writes() {
-            set.tiles.insert((w.level, w.index), w.hashes.into());
+            set.insert((w.level, w.index), &w.hashes);
         }
     }
     set

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use super::merkle::{root_of, Frontier, Hash, NodeSource};
+use super::merkle::{Frontier, Hash, NodeSource};
 
 /// Tree levels per tile.
 pub const TILE_HEIGHT: u32 = 8;
@@ -108,25 +108,79 @@ pub fn tile_of(level: u32, k: u64) -> ((u32, u64), usize) {
 }
 
 /// The tiles a set of complete-subtree nodes is computed from (for trees of
-/// any size that contain them).
-pub fn tiles_for(nodes: &[(u32, u64)]) -> Vec<(u32, u64)> {
-    let mut tiles: Vec<(u32, u64)> = nodes
+/// any size that contain them), each with how many hashes of it are needed.
+pub fn tiles_for(nodes: &[(u32, u64)]) -> Vec<((u32, u64), usize)> {
+    let mut tiles: Vec<((u32, u64), usize)> = nodes
         .iter()
         .map(|&(h, k)| {
             let level = h / TILE_HEIGHT;
             let r = h % TILE_HEIGHT;
-            tile_of(level, k << r).0
+            let (tile, at) = tile_of(level, k << r);
+            (tile, at + (1usize << r))
         })
         .collect();
     tiles.sort_unstable();
-    tiles.dedup();
-    tiles
+    // Per tile, the largest width needed.
+    let mut out: Vec<((u32, u64), usize)> = Vec::with_capacity(tiles.len());
+    for (tile, width) in tiles {
+        match out.last_mut() {
+            Some((t, w)) if *t == tile => *w = (*w).max(width),
+            _ => out.push((tile, width)),
+        }
+    }
+    out
+}
+
+/// A tile with every complete subtree inside it hashed once: `levels[j]`
+/// holds the nodes of height j (relative to the tile) that its hashes
+/// complete. Reading a proof node is then a lookup, not up to 127 hashes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TileTree {
+    levels: Vec<Vec<Hash>>,
+}
+
+impl TileTree {
+    pub fn new(bytes: &[u8]) -> Self {
+        let base: Vec<Hash> = bytes
+            .chunks_exact(32)
+            .map(|c| c.try_into().expect("32 bytes"))
+            .collect();
+        let mut levels = vec![base];
+        while levels.last().expect("one level").len() > 1 {
+            let below = levels.last().expect("one level");
+            let up: Vec<Hash> = below
+                .chunks_exact(2)
+                .map(|p| super::merkle::node_hash(&p[0], &p[1]))
+                .collect();
+            if up.is_empty() {
+                break;
+            }
+            levels.push(up);
+        }
+        Self { levels }
+    }
+
+    /// How many hashes the tile holds.
+    pub fn width(&self) -> usize {
+        self.levels[0].len()
+    }
+
+    /// The node `r` levels above the tile's hashes, `index`-th from the left.
+    pub fn node(&self, r: u32, index: usize) -> Option<Hash> {
+        self.levels.get(r as usize)?.get(index).copied()
+    }
 }
 
 /// Fetched tiles, answering any complete-subtree node they cover.
 #[derive(Debug, Default, Clone)]
 pub struct TileSet {
-    pub tiles: HashMap<(u32, u64), std::sync::Arc<Vec<u8>>>,
+    pub tiles: HashMap<(u32, u64), std::sync::Arc<TileTree>>,
+}
+
+impl TileSet {
+    pub fn insert(&mut self, key: (u32, u64), bytes: &[u8]) {
+        self.tiles.insert(key, std::sync::Arc::new(TileTree::new(bytes)));
+    }
 }
 
 /// A node the fetched tiles do not cover.
@@ -143,19 +197,11 @@ impl NodeSource for TileSet {
         let missing = MissingNode { height, index };
         let level = height / TILE_HEIGHT;
         let r = height % TILE_HEIGHT;
-        let first = index << r;
-        let (tile, at) = tile_of(level, first);
-        let data = self.tiles.get(&tile).ok_or(missing.clone())?;
-        let count = 1usize << r;
-        let bytes = data.get(at * 32..(at + count) * 32).ok_or(missing)?;
-        if count == 1 {
-            return Ok(bytes.try_into().expect("32 bytes"));
-        }
-        let hashes: Vec<Hash> = bytes
-            .chunks_exact(32)
-            .map(|c| c.try_into().expect("32 bytes"))
-            .collect();
-        Ok(root_of(&hashes))
+        let (tile, at) = tile_of(level, index << r);
+        self.tiles
+            .get(&tile)
+            .and_then(|t| t.node(r, at >> r))
+            .ok_or(missing)
     }
 }
 
@@ -294,10 +340,10 @@ mod tests {
                 b.push(*l);
             }
             for w in b.take_writes() {
-                set.tiles.insert((w.level, w.index), w.hashes.into());
+                set.insert((w.level, w.index), &w.hashes);
             }
         }
-        assert_eq!(b.root(), root_of(&leaves));
+        assert_eq!(b.root(), crate::tlog::merkle::root_of(&leaves));
         let mut slice = LeafSlice(&leaves);
         for &(h, k) in &[
             (0u32, 69_999u64),

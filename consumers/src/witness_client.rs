@@ -9,7 +9,8 @@
 //! witness keys it trusts (`Note::verify` with them after adding the lines).
 //! No error message carries the URL (it may hold credentials).
 
-use consent_ledger::tlog::{Hash, NoteError, SignatureLine, TlogProof};
+use consent_ledger::tlog::proof_text::hash_line;
+use consent_ledger::tlog::{Hash, NoteError, SignatureLine};
 
 /// Why a witness did not cosign.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,21 +92,14 @@ pub async fn add_checkpoint(
 /// `old <size>`, the proof hashes (one base64 per line), an empty line,
 /// the note.
 fn request_body(old_size: u64, proof: &[Hash], note: &str) -> String {
-    // The tlog-proof text writes its hashes with exactly the line grammar
-    // tlog-witness wants (standard base64, one per line, then a blank
-    // line); the hash lines are what follows its header and index lines.
-    let hash_lines = TlogProof {
-        extra: None,
-        index: 0,
-        proof: proof.to_vec(),
-        checkpoint: String::new(),
+    let mut body = format!("old {old_size}\n");
+    for h in proof {
+        body.push_str(&hash_line(h));
+        body.push('\n');
     }
-    .to_string();
-    let hash_lines = hash_lines
-        .splitn(3, '\n')
-        .nth(2)
-        .expect("a tlog-proof has a header and an index line");
-    format!("old {old_size}\n{hash_lines}{note}")
+    body.push('\n');
+    body.push_str(note);
+    body
 }
 
 fn parse_cosignatures(body: &str) -> Result<Vec<SignatureLine>, WitnessError> {

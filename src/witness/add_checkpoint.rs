@@ -33,87 +33,36 @@ use super::Witness;
 pub const SIZE_CONTENT_TYPE: &str = "text/x.tlog.size";
 
 /// Why the witness will not cosign.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum Refusal {
-    Malformed(Malformed),
+    #[error(transparent)]
+    Malformed(#[from] Malformed),
+    #[error("the body is larger than a checkpoint and its proof can be")]
     TooLarge,
+    #[error("this witness does not follow the log {0:?}")]
     UnknownOrigin(String),
     /// No signature by a trusted key.
+    #[error("no signature by a key this witness trusts for the log")]
     Unsigned,
     /// A trusted key's signature fails.
-    BadSignature {
-        key_id: String,
-    },
-    OldBeyondNew {
-        old: u64,
-        new: u64,
-    },
+    #[error("the signature by the log's key {key_id} does not verify")]
+    BadSignature { key_id: String },
+    #[error("old size {old} is beyond the checkpoint's size {new}")]
+    OldBeyondNew { old: u64, new: u64 },
     /// `old` is not the latest cosigned size.
-    Conflict {
-        size: u64,
-    },
+    #[error("the latest checkpoint this witness cosigned has size {size}")]
+    Conflict { size: u64 },
     /// Same size as the latest cosigned, another root.
-    RootMismatch {
-        size: u64,
-    },
-    Inconsistent(ProofError),
-    Storage(StateError),
+    #[error("this witness cosigned a different root at size {size}")]
+    RootMismatch { size: u64 },
+    #[error("the consistency proof does not verify: {0}")]
+    Inconsistent(#[from] ProofError),
+    #[error("the checkpoint could not be persisted: {0}")]
+    Storage(#[from] StateError),
     /// The blocking task holding the advance did not finish (a panic, or
     /// the runtime shutting down).
+    #[error("the request was interrupted: {0}")]
     Interrupted(String),
-}
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Malformed(e) => write!(f, "{e}"),
-            Self::TooLarge => {
-                f.write_str("the body is larger than a checkpoint and its proof can be")
-            }
-            Self::UnknownOrigin(origin) => {
-                write!(f, "this witness does not follow the log {origin:?}")
-            }
-            Self::Unsigned => f.write_str("no signature by a key this witness trusts for the log"),
-            Self::BadSignature { key_id } => {
-                write!(f, "the signature by the log's key {key_id} does not verify")
-            }
-            Self::OldBeyondNew { old, new } => {
-                write!(f, "old size {old} is beyond the checkpoint's size {new}")
-            }
-            Self::Conflict { size } => {
-                write!(
-                    f,
-                    "the latest checkpoint this witness cosigned has size {size}"
-                )
-            }
-            Self::RootMismatch { size } => {
-                write!(f, "this witness cosigned a different root at size {size}")
-            }
-            Self::Inconsistent(e) => write!(f, "the consistency proof does not verify: {e}"),
-            Self::Storage(e) => write!(f, "the checkpoint could not be persisted: {e}"),
-            Self::Interrupted(e) => write!(f, "the request was interrupted: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for Refusal {}
-
-impl From<Malformed> for Refusal {
-    fn from(e: Malformed) -> Self {
-        Self::Malformed(e)
-    }
-}
-
-impl From<ProofError> for Refusal {
-    fn from(e: ProofError) -> Self {
-        Self::Inconsistent(e)
-    }
-}
-
-impl From<StateError> for Refusal {
-    fn from(e: StateError) -> Self {
-        Self::Storage(e)
-    }
 }
 
 impl IntoResponse for Refusal {

@@ -18,53 +18,21 @@ use consent_ledger::KeyStore;
 /// should not silently give it a new key.
 const KEY_NAME: &str = "witness";
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
+    #[error("witness name {0:?} is not a key name (non-empty, no whitespace, no '+')")]
     BadName(String),
-    Key(KeyError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
     /// The `--log` value at `position` (from 1) does not parse.
+    #[error("--log number {position}: {source}")]
     BadLogKey {
         position: usize,
+        #[source]
         source: NoteError,
     },
-    NotALogKey {
-        position: usize,
-        origin: String,
-    },
-}
-
-impl std::fmt::Display for IdentityError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::BadName(name) => write!(
-                f,
-                "witness name {name:?} is not a key name (non-empty, no whitespace, no '+')"
-            ),
-            Self::Key(e) => write!(f, "{e}"),
-            Self::BadLogKey { position, source } => write!(f, "--log number {position}: {source}"),
-            Self::NotALogKey { position, origin } => write!(
-                f,
-                "--log number {position} (origin {origin:?}) is not an Ed25519 note key \
-                 (type 0x01), the kind a log signs its checkpoints with"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for IdentityError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Key(e) => e.source(),
-            Self::BadLogKey { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
-
-impl From<KeyError> for IdentityError {
-    fn from(e: KeyError) -> Self {
-        Self::Key(e)
-    }
+    #[error("--log number {position} (origin {origin:?}) is not an Ed25519 note key (type 0x01), the kind a log signs its checkpoints with")]
+    NotALogKey { position: usize, origin: String },
 }
 
 /// The witness's cosigner: its name and the Ed25519 key in `state`

@@ -43,40 +43,12 @@ use state::{Latest, StateDir};
 /// signature lines fit in well under this.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    Identity(IdentityError),
-    State(StateError),
-}
-
-impl std::fmt::Display for OpenError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Identity(e) => write!(f, "{e}"),
-            Self::State(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for OpenError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Identity(e) => e.source(),
-            Self::State(e) => e.source(),
-        }
-    }
-}
-
-impl From<IdentityError> for OpenError {
-    fn from(e: IdentityError) -> Self {
-        Self::Identity(e)
-    }
-}
-
-impl From<StateError> for OpenError {
-    fn from(e: StateError) -> Self {
-        Self::State(e)
-    }
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error(transparent)]
+    State(#[from] StateError),
 }
 
 /// One log this witness follows.

@@ -36,38 +36,18 @@ impl Latest {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum StateError {
+    #[error("witness state {}: {source}", path.display())]
     Io {
         path: PathBuf,
+        #[source]
         source: std::io::Error,
     },
-    Corrupt {
-        path: PathBuf,
-        detail: String,
-    },
+    #[error("witness state {} is corrupt: {detail}", path.display())]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("another witness process is using {}", .0.display())]
     Locked(PathBuf),
-}
-
-impl std::fmt::Display for StateError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Io { path, source } => write!(f, "witness state {}: {source}", path.display()),
-            Self::Corrupt { path, detail } => {
-                write!(f, "witness state {} is corrupt: {detail}", path.display())
-            }
-            Self::Locked(dir) => write!(f, "another witness process is using {}", dir.display()),
-        }
-    }
-}
-
-impl std::error::Error for StateError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Io { source, .. } => Some(source),
-            _ => None,
-        }
-    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {

@@ -22,6 +22,17 @@ pub struct TlogProof {
 #[error("malformed tlog-proof: {0}")]
 pub struct ProofTextError(pub &'static str);
 
+/// One proof line: a SHA-256 hash in standard base64 (as in tlog-proof,
+/// add-checkpoint bodies and the proof commands' output).
+pub fn parse_hash_line(line: &str) -> Option<Hash> {
+    B64.decode(line).ok().and_then(|b| <Hash>::try_from(b).ok())
+}
+
+/// A hash as a proof line (without the newline).
+pub fn hash_line(hash: &Hash) -> String {
+    B64.encode(hash)
+}
+
 impl std::fmt::Display for TlogProof {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "{HEADER}")?;
@@ -30,7 +41,7 @@ impl std::fmt::Display for TlogProof {
         }
         writeln!(f, "index {}", self.index)?;
         for h in &self.proof {
-            writeln!(f, "{}", B64.encode(h))?;
+            writeln!(f, "{}", hash_line(h))?;
         }
         writeln!(f)?;
         f.write_str(&self.checkpoint)
@@ -61,12 +72,7 @@ impl TlogProof {
             .and_then(|n| n.parse().ok())
             .ok_or(ProofTextError("expected `index <n>`"))?;
         let proof = lines
-            .map(|l| {
-                B64.decode(l)
-                    .ok()
-                    .and_then(|b| <Hash>::try_from(b).ok())
-                    .ok_or(ProofTextError("a proof line is not a base64 hash"))
-            })
+            .map(|l| parse_hash_line(l).ok_or(ProofTextError("a proof line is not a base64 hash")))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             extra,

@@ -179,7 +179,8 @@ pub struct TileSet {
 
 impl TileSet {
     pub fn insert(&mut self, key: (u32, u64), bytes: &[u8]) {
-        self.tiles.insert(key, std::sync::Arc::new(TileTree::new(bytes)));
+        self.tiles
+            .insert(key, std::sync::Arc::new(TileTree::new(bytes)));
     }
 }
 

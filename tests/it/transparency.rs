@@ -482,3 +482,53 @@ async fn a_history_rewritten_and_resigned_with_the_ledger_key_fails_verify_since
         "{report}"
     );
 }
+
+/// After a key rotation the new key signs checkpoints at once and the
+/// retired key co-signs during the overlap: a verifier pinned to either
+/// key accepts them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_key_rotation_checkpoints_carry_both_signatures() {
+    let t = TempLedger::new();
+    populated(&t, 3).await;
+    let old = vkey(&t);
+    assert!(t.consent(&["key", "rotate"], None).status.success());
+    let new = vkey(&t);
+    assert_ne!(old, new);
+    let out = t.consent(&["checkpoint"], None);
+    assert!(out.status.success(), "{out:?}");
+    let note = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(note.matches('\u{2014}').count(), 2, "{note}");
+    let cp = t.dir.path().join("rotated.checkpoint");
+    std::fs::write(&cp, &note).unwrap();
+    for key in [&old, &new] {
+        let out = t.consent(
+            &["verify", "--since", cp.to_str().unwrap(), "--vkey", key],
+            None,
+        );
+        assert!(out.status.success(), "pinned to {key}: {out:?}");
+        let receipt = t.consent(&["receipt", "4", "--format", "json"], None);
+        assert!(receipt.status.success(), "{receipt:?}");
+        let (ok, out) =
+            verify_receipt_cli(&t, &String::from_utf8(receipt.stdout).unwrap(), &[], key);
+        assert!(ok, "{out}");
+    }
+    // A checkpoint signed only by an unrelated key is not trusted.
+    let stranger = consent_ledger::tlog::NoteSigner::new(
+        &old.split('+').next().unwrap().to_owned(),
+        ed25519_dalek::SigningKey::from_bytes(&[3; 32]),
+    )
+    .verifier()
+    .to_string();
+    let out = t.consent(
+        &[
+            "verify",
+            "--since",
+            cp.to_str().unwrap(),
+            "--vkey",
+            &stranger,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(json_lines(&out)[0]["reason"], "checkpoint_not_trusted");
+}

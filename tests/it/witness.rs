@@ -441,6 +441,39 @@ async fn the_ledger_collects_cosignatures_and_receipts_can_require_witnesses() {
         assert!(Instant::now() < deadline, "no cosigned receipt: {text}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
+    // The cosignature, checked from the spec with nothing but SHA-256 and
+    // Ed25519 (not the project's note code): key id, time, signed message.
+    {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let r: serde_json::Value = serde_json::from_str(&receipt).unwrap();
+        let proof = r["tlog_proof"].as_str().unwrap();
+        let note = &proof[proof.find("\n\n").unwrap() + 2..];
+        let text = &note[..note.rfind("\n\n").unwrap() + 1];
+        let line = note
+            .lines()
+            .find(|l| l.starts_with(&format!("\u{2014} {WITNESS_NAME} ")))
+            .unwrap();
+        let raw = b64.decode(line.rsplit(' ').next().unwrap()).unwrap();
+        assert_eq!(raw.len(), 4 + 8 + 64);
+        let key_b64 = witness_key.to_string();
+        let key_raw = b64.decode(key_b64.splitn(3, '+').nth(2).unwrap()).unwrap();
+        assert_eq!(key_raw[0], 0x04);
+        let mut id = sha2::Sha256::new();
+        id.update(WITNESS_NAME.as_bytes());
+        id.update([0x0a, 0x04]);
+        id.update(&key_raw[1..]);
+        assert_eq!(&raw[..4], &id.finalize()[..4]);
+        let time = u64::from_be_bytes(raw[4..12].try_into().unwrap());
+        let message = format!("cosignature/v1\ntime {time}\n{text}");
+        let public =
+            ed25519_dalek::VerifyingKey::from_bytes(&key_raw[1..].try_into().unwrap()).unwrap();
+        let sig = ed25519_dalek::Signature::from_bytes(&raw[12..].try_into().unwrap());
+        public
+            .verify_strict(message.as_bytes(), &sig)
+            .expect("a C2SP cosignature/v1");
+    }
     let path = t.dir.path().join("cosigned-receipt.json");
     std::fs::write(&path, &receipt).unwrap();
     let check = |min: &str, witnesses: &[&str]| {

@@ -36,6 +36,20 @@ impl Location {
             .with_context(|| format!("opening {}", consent_ledger::store::redacted(&self.url)))
     }
 
+    /// This location, naming a ledger it creates after the controller of
+    /// `policy` (`<controller id>/ledger`) unless `--ledger-name` was given.
+    /// The name is the origin of the log's checkpoints.
+    pub fn named_after(&self, policy: &consent_domain::policy::PolicyVersion) -> Location {
+        let mut at = self.clone();
+        if at.name.is_none() {
+            let derived = format!("{}/ledger", policy.controller.id);
+            if consent_ledger::tlog::note::valid_name(&derived) {
+                at.name = Some(derived);
+            }
+        }
+        at
+    }
+
     pub fn key_store(&self) -> anyhow::Result<KeyStore> {
         Ok(KeyStore::open(self.key_dir()?)?)
     }

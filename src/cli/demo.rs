@@ -237,15 +237,15 @@ fn per_second(n: u64, started: Instant) -> u64 {
 }
 
 pub async fn run(at: &Location, args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let ledger = at.ledger().await?;
+    let reference: PolicyVersion =
+        serde_json::from_str(REFERENCE_POLICY).context("the reference policy")?;
+    let ledger = at.named_after(&reference).ledger().await?;
     println_out(format!(
         "consent-ledger demo on {} (ledger {})",
         at.url,
         ledger.name()
     ));
 
-    let reference: PolicyVersion =
-        serde_json::from_str(REFERENCE_POLICY).context("the reference policy")?;
     let first = ledger
         .append(
             Submission::PolicyPublished(PublishPolicy {

@@ -31,7 +31,8 @@ pub async fn run(at: &Location, command: PolicyCommand) -> anyhow::Result<ExitCo
         std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
     let policy: PolicyVersion = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a policy version", file.display()))?;
-    let ledger = at.ledger().await?;
+    // A ledger created by its first policy is named after its controller.
+    let ledger = at.named_after(&policy).ledger().await?;
     let result = ledger
         .append(
             Submission::PolicyPublished(PublishPolicy { policy }),

@@ -514,7 +514,7 @@ async fn after_a_key_rotation_checkpoints_carry_both_signatures() {
     }
     // A checkpoint signed only by an unrelated key is not trusted.
     let stranger = consent_ledger::tlog::NoteSigner::new(
-        &old.split('+').next().unwrap().to_owned(),
+        old.split('+').next().unwrap(),
         ed25519_dalek::SigningKey::from_bytes(&[3; 32]),
     )
     .verifier()

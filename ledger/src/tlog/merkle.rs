@@ -135,7 +135,7 @@ impl NodeSource for LeafSlice<'_> {
 /// MTH(D[lo:hi]) from complete subtrees.
 fn range_hash<S: NodeSource>(src: &mut S, lo: u64, hi: u64) -> Result<Hash, S::Error> {
     let n = hi - lo;
-    if n.is_power_of_two() && lo % n == 0 {
+    if n.is_power_of_two() && lo.is_multiple_of(n) {
         return src.node(n.trailing_zeros(), lo / n);
     }
     let k = largest_power_of_two_below(n);

@@ -3,9 +3,12 @@
 //! ## Layout
 //! - `cli/mod.rs`: the argument grammar (clap) and dispatch.
 //! - `cli/<command>.rs`: one file per command (`policy`, `append`, `verify`,
-//!   `export`, `key`, `demo`, `schemas`).
+//!   `export`, `key`, `demo`, `schemas`, `serve`, `relay`, `checkpoint`,
+//!   `proof`, `receipt`, `witness`, …).
 //! - `db.rs`: turns `--db` and `--keys` into a store and a key store.
 //! - `http/`: the HTTP API (`consent serve`), one file per resource.
+//! - `witness/`: the C2SP tlog-witness (`consent witness serve`).
+//! - `serving.rs`: what both servers share (problem details, shutdown).
 //!
 //! The binary owns presentation (what is printed, exit codes) and wiring;
 //! rules live in `consent-domain`, the log in `consent-ledger`.
@@ -13,6 +16,7 @@
 mod cli;
 mod db;
 mod http;
+mod serving;
 mod witness;
 
 use std::process::ExitCode;

@@ -24,10 +24,10 @@ use axum::response::{IntoResponse, Response};
 use consent_ledger::tlog::{verify_consistency, NoteError, ProofError, SignatureLine};
 use tracing::{info, warn};
 
-use super::problem::Problem;
 use super::request::{self, AddCheckpoint, Malformed};
 use super::state::{Latest, StateError};
 use super::Witness;
+use crate::serving::Problem;
 
 /// The media type of a 409 answer: the witness's latest size in decimal.
 pub const SIZE_CONTENT_TYPE: &str = "text/x.tlog.size";

@@ -16,7 +16,6 @@
 
 mod add_checkpoint;
 mod identity;
-mod problem;
 mod request;
 mod state;
 
@@ -104,7 +103,7 @@ pub fn router(witness: Arc<Witness>) -> Router {
     Router::new()
         .route("/add-checkpoint", post(add_checkpoint::add_checkpoint))
         .fallback(|| async {
-            problem::Problem::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+            crate::serving::Problem::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(request_span))
@@ -122,16 +121,7 @@ pub async fn serve(witness: Arc<Witness>, listen: SocketAddr) -> std::io::Result
         "serving the witness"
     );
     axum::serve(listener, router(witness))
-        .with_graceful_shutdown(async {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("a SIGTERM handler installs");
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            tracing::info!("shutting down");
-        })
+        .with_graceful_shutdown(crate::serving::shutdown_signal())
         .await
 }
 

@@ -78,6 +78,32 @@ impl TileReader for HttpTiles {
     fn save_tiles(&self, _: &[tlog_tiles::Tile], _: &[Vec<u8>]) {}
 }
 
+/// A proof from our HTTP API, as tlog_tiles hashes.
+fn proof_over_http(
+    rt: &tokio::runtime::Handle,
+    url: &str,
+    key: &str,
+) -> Vec<tlog_tiles::tlog::Hash> {
+    let answer: Value = rt.block_on(async {
+        let r = reqwest::Client::new()
+            .get(url)
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{url}");
+        r.json().await.unwrap()
+    });
+    answer["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            tlog_tiles::tlog::Hash(B64.decode(h.as_str().unwrap()).unwrap().try_into().unwrap())
+        })
+        .collect()
+}
+
 fn vkey(t: &TempLedger) -> String {
     let out = t.consent(&["key", "show", "--vkey"], None);
     assert!(out.status.success(), "{out:?}");
@@ -164,56 +190,22 @@ async fn checkpoints_tiles_proofs_and_receipts_verify_with_tools_we_did_not_writ
             let leaf = tlog_tiles::tlog::record_hash(&lines[i as usize]);
             tlog_tiles::tlog::check_record(&proof, size, root, i, leaf).unwrap();
             // Our own inclusion proof over HTTP is the same and checks too.
-            let ours: Value = tiles.rt.block_on(async {
-                reqwest::Client::new()
-                    .get(format!("{base2}/v1/proofs/inclusion?seq={i}&size={size}"))
-                    .bearer_auth(&audit2)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap()
-            });
-            let ours: Vec<tlog_tiles::tlog::Hash> = ours["proof"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|h| {
-                    tlog_tiles::tlog::Hash(
-                        B64.decode(h.as_str().unwrap()).unwrap().try_into().unwrap(),
-                    )
-                })
-                .collect();
+            let ours = proof_over_http(
+                &tiles.rt,
+                &format!("{base2}/v1/proofs/inclusion?seq={i}&size={size}"),
+                &audit2,
+            );
             assert_eq!(ours, proof);
             tlog_tiles::tlog::check_record(&ours, size, root, i, leaf).unwrap();
         }
         // Consistency proofs of ours check with tlog_tiles.
         for old in [1u64, 7, 256, size - 1] {
             let old_root = tlog_tiles::tlog::tree_hash(old, &reader).unwrap();
-            let ours: Value = tiles.rt.block_on(async {
-                reqwest::Client::new()
-                    .get(format!(
-                        "{base2}/v1/proofs/consistency?old={old}&new={size}"
-                    ))
-                    .bearer_auth(&audit2)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap()
-            });
-            let proof: Vec<tlog_tiles::tlog::Hash> = ours["proof"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|h| {
-                    tlog_tiles::tlog::Hash(
-                        B64.decode(h.as_str().unwrap()).unwrap().try_into().unwrap(),
-                    )
-                })
-                .collect();
+            let proof = proof_over_http(
+                &tiles.rt,
+                &format!("{base2}/v1/proofs/consistency?old={old}&new={size}"),
+                &audit2,
+            );
             tlog_tiles::tlog::check_tree(&proof, size, root, old, old_root).unwrap();
         }
         let _ = reader.read_hashes(&[0]).unwrap();

@@ -19,7 +19,7 @@ use consent_ledger::tlog::{
 };
 use ed25519_dalek::SigningKey;
 
-use crate::common::server::Proc;
+use crate::common::server::{free_port, Proc};
 
 const ORIGIN: &str = "log.example/ledger";
 const WITNESS_NAME: &str = "witness.example/w1";
@@ -64,14 +64,6 @@ impl TestLog {
         let Ok(proof) = consistency_proof(&mut LeafSlice(&self.leaves), old, new);
         proof
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Starts `consent witness serve` on `dir/state`, logging to `dir/<log>`;

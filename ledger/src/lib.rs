@@ -57,7 +57,10 @@ pub async fn verify_store<S: Store>(
     verify_store_with(store, verify::ChainVerifier::new(pinned)).await
 }
 
-/// [`verify_store`] with a verifier set up by the caller.
+/// [`verify_store`] with a verifier set up by the caller. With
+/// [`verify::ChainVerifier::keeping_tiles`] it also checks every stored
+/// Merkle tile against the tree the entries give, and that the stored tree
+/// is exactly as large as the log.
 pub async fn verify_store_with<S: Store>(
     store: &S,
     mut verifier: verify::ChainVerifier,
@@ -84,7 +87,53 @@ pub async fn verify_store_with<S: Store>(
             return Ok(Err(f));
         }
         verifier = v;
+        if verifier.keeps_tiles() {
+            if let Err(f) = check_tiles(store, verifier.take_tile_writes()).await? {
+                return Ok(Err(f));
+            }
+        }
         page = next?;
     }
+    if verifier.keeps_tiles() {
+        let (leaves, _) = verifier.tree_head();
+        let stored = store.tree_size().await?;
+        if stored != leaves {
+            return Ok(Err(VerifyFailure {
+                seq: leaves.min(stored),
+                reason: FailureReason::TilesMismatch,
+                detail: format!(
+                    "the stored Merkle tree has {stored} leaves; the log has {leaves} entries"
+                ),
+            }));
+        }
+    }
     Ok(Ok(verifier.finish()))
+}
+
+/// Each stored tile must begin with the hashes the entries give (a stored
+/// tile may be longer than one computed mid-log: tiles only grow).
+async fn check_tiles<S: Store>(
+    store: &S,
+    computed: Vec<tlog::TileWrite>,
+) -> Result<Result<(), VerifyFailure>, StoreError> {
+    let keys: Vec<(u32, u64)> = computed.iter().map(|w| (w.level, w.index)).collect();
+    let stored = store.read_tiles(&keys).await?;
+    for w in computed {
+        let ok = stored
+            .get(&(w.level, w.index))
+            .is_some_and(|s| s.starts_with(&w.hashes));
+        if !ok {
+            // The first leaf the tile covers: 256^(level+1) leaves per tile.
+            let first = w.index.saturating_mul(1u64 << (8 * (w.level + 1)).min(63));
+            return Ok(Err(VerifyFailure {
+                seq: first,
+                reason: FailureReason::TilesMismatch,
+                detail: format!(
+                    "stored Merkle tile {}/{} is not the one the entries give",
+                    w.level, w.index
+                ),
+            }));
+        }
+    }
+    Ok(Ok(()))
 }

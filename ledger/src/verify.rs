@@ -42,6 +42,9 @@ pub enum FailureReason {
     BadGenesis,
     /// The export's header does not match its entries.
     HeaderMismatch,
+    /// A stored Merkle tile is not the one the entries give (reported at
+    /// the first entry the tile covers).
+    TilesMismatch,
 }
 
 impl FailureReason {
@@ -59,6 +62,7 @@ impl FailureReason {
             FailureReason::UnknownKey => "unknown_key",
             FailureReason::BadGenesis => "bad_genesis",
             FailureReason::HeaderMismatch => "header_mismatch",
+            FailureReason::TilesMismatch => "tiles_mismatch",
         }
     }
 }
@@ -271,6 +275,10 @@ impl ChainVerifier {
     pub fn keeping_tiles(mut self) -> Self {
         self.keep_tiles = true;
         self
+    }
+
+    pub fn keeps_tiles(&self) -> bool {
+        self.keep_tiles
     }
 
     /// The tiles changed since the last call (with [`ChainVerifier::keeping_tiles`]).

@@ -15,6 +15,7 @@ use crate::db::Location;
 pub enum ProofCommand {
     /// The audit path of entry SEQ in the tree of --size entries.
     Inclusion {
+        /// The entry's sequence number (its leaf index).
         seq: u64,
         /// Tree size (default: the latest checkpoint's).
         #[arg(long)]
@@ -22,6 +23,7 @@ pub enum ProofCommand {
     },
     /// That the tree of NEW entries extends the tree of OLD entries.
     Consistency {
+        /// The older tree size (a checkpoint you saved).
         old: u64,
         /// New tree size (default: the latest checkpoint's).
         new: Option<u64>,

@@ -165,7 +165,13 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// flight.
 pub async fn serve(state: Arc<AppState>, listen: SocketAddr) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    tracing::info!(address = %listener.local_addr()?, "serving the consent API");
+    let address = listener.local_addr()?;
+    tracing::info!(%address, "serving the consent API");
+    // Presentation for whoever started it (logs go to stderr).
+    {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), "consent API on http://{address}");
+    }
     axum::serve(listener, router(state))
         .with_graceful_shutdown(crate::serving::shutdown_signal())
         .await?;

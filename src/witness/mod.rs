@@ -120,6 +120,15 @@ pub async fn serve(witness: Arc<Witness>, listen: SocketAddr) -> std::io::Result
         logs = witness.log_count(),
         "serving the witness"
     );
+    {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stdout(),
+            "witness {} on http://{}",
+            witness.cosigner.name,
+            listener.local_addr()?
+        );
+    }
     axum::serve(listener, router(witness))
         .with_graceful_shutdown(crate::serving::shutdown_signal())
         .await

@@ -35,6 +35,9 @@ pub struct Metrics {
     pub decisions: Family<OutcomeLabels, Counter>,
     head: Gauge,
     lag: Gauge,
+    checkpoint_size: Gauge,
+    checkpoint_lag: Gauge,
+    checkpoint_signatures: Gauge,
 }
 
 impl Metrics {
@@ -48,6 +51,24 @@ impl Metrics {
         let decisions = Family::<OutcomeLabels, Counter>::default();
         let head = Gauge::default();
         let lag = Gauge::default();
+        let checkpoint_size = Gauge::default();
+        let checkpoint_lag = Gauge::default();
+        let checkpoint_signatures = Gauge::default();
+        registry.register(
+            "consent_checkpoint_size",
+            "Entries covered by the latest published checkpoint",
+            checkpoint_size.clone(),
+        );
+        registry.register(
+            "consent_checkpoint_lag_entries",
+            "Committed entries no published checkpoint covers yet",
+            checkpoint_lag.clone(),
+        );
+        registry.register(
+            "consent_checkpoint_signatures",
+            "Signature lines on the latest checkpoint (the log's keys and witness cosignatures)",
+            checkpoint_signatures.clone(),
+        );
         registry.register(
             "consent_request_duration_seconds",
             "HTTP request latency by route and status",
@@ -80,6 +101,9 @@ impl Metrics {
             decisions,
             head,
             lag,
+            checkpoint_size,
+            checkpoint_lag,
+            checkpoint_signatures,
         }
     }
 
@@ -98,6 +122,14 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let m = &state.metrics;
     m.head.set(head as i64);
     m.lag.set((head + 1).saturating_sub(applied) as i64);
+    if let Some(ledger) = &state.writer {
+        let latest = ledger.checkpointer().subscribe().borrow().clone();
+        let (size, signatures) =
+            latest.map_or((0, 0), |c| (c.size, c.note.matches("\n\u{2014} ").count()));
+        m.checkpoint_size.set(size as i64);
+        m.checkpoint_lag.set((head + 1).saturating_sub(size) as i64);
+        m.checkpoint_signatures.set(signatures as i64);
+    }
     let mut text = String::new();
     let _ = encode(
         &mut text,

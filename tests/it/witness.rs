@@ -466,6 +466,18 @@ async fn the_ledger_collects_cosignatures_and_receipts_can_require_witnesses() {
             .verify_strict(message.as_bytes(), &sig)
             .expect("a C2SP cosignature/v1");
     }
+    // Metrics show the checkpoint and its signatures (log key + witness).
+    let metrics = reqwest::get(format!("{}/metrics", srv.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("consent_checkpoint_signatures 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("consent_checkpoint_size "), "{metrics}");
     let path = t.dir.path().join("cosigned-receipt.json");
     std::fs::write(&path, &receipt).unwrap();
     let check = |min: &str, witnesses: &[&str]| {

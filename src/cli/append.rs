@@ -68,6 +68,7 @@ enum Queued<F> {
 
 pub async fn run(at: &Location, _: AppendArgs) -> anyhow::Result<ExitCode> {
     let ledger = at.ledger().await?;
+    let checkpointer = ledger.checkpointer().clone();
     // stdin is read on a blocking thread; lines are parsed there and handed
     // over in order.
     let (lines_tx, mut lines_rx) =
@@ -121,6 +122,9 @@ pub async fn run(at: &Location, _: AppendArgs) -> anyhow::Result<ExitCode> {
     let (queued, all_ok) = tokio::join!(queue, print);
     queued?;
     reader.await??;
+    // Leave a checkpoint covering what was appended: receipts for it can
+    // be made at once.
+    checkpointer.publish().await?;
     Ok(if all_ok? {
         ExitCode::SUCCESS
     } else {

@@ -377,6 +377,13 @@ pub async fn run(at: &Location, args: DemoArgs) -> anyhow::Result<ExitCode> {
         t.total()
     ));
 
+    if let Some(c) = ledger.checkpointer().publish().await? {
+        println_out(format!(
+            "  checkpoint: {} entries signed as {} (consent checkpoint, consent receipt SEQ)",
+            c.size,
+            ledger.name()
+        ));
+    }
     let started = Instant::now();
     let verified = consent_ledger::verify_store(&**ledger.store(), None).await?;
     match verified {

@@ -41,6 +41,7 @@ pub async fn run(at: &Location, command: PolicyCommand) -> anyhow::Result<ExitCo
         .await;
     let (value, ok) = outcome_json(1, result)?;
     print_json(&value);
+    ledger.checkpointer().publish().await?;
     Ok(if ok {
         ExitCode::SUCCESS
     } else {

@@ -27,6 +27,8 @@ use tracing::{info, warn};
 use super::request::{self, AddCheckpoint, Malformed};
 use super::state::{Latest, StateError};
 use super::Witness;
+use consent_ledger::tlog::proof_text::hash_line;
+
 use crate::serving::Problem;
 
 /// The media type of a 409 answer: the witness's latest size in decimal.
@@ -181,12 +183,22 @@ fn advance(witness: &Witness, req: &AddCheckpoint) -> Result<SignatureLine, Refu
     };
     if let Err(refusal) = verdict {
         // Signed by the log yet not consistent with what it showed this
-        // witness before: possibly a split view, worth an operator's eye.
+        // witness before: possibly a split view. Kept as evidence (only the
+        // log's key can make such a file: the signature was checked).
+        let mut request = format!("old {}\n", req.old);
+        for h in &req.proof {
+            request.push_str(&hash_line(h));
+            request.push('\n');
+        }
+        request.push('\n');
+        request.push_str(&req.note_text);
+        let kept = witness.state.keep_refused(&cp.origin, cp.size, &request)?;
         warn!(
             origin = %cp.origin,
             cosigned_size = latest.size,
             size = new.size,
             reason = %refusal,
+            evidence = %kept.display(),
             "refused a log-signed checkpoint inconsistent with the one cosigned"
         );
         return Err(refusal);

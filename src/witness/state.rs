@@ -14,6 +14,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use consent_ledger::tlog::{empty_root, Checkpoint, Hash, Note};
 use sha2::{Digest, Sha256};
@@ -66,6 +67,8 @@ pub struct StateDir {
     /// requests, and could then cosign two inconsistent checkpoints; the OS
     /// lock (released when the process dies) makes the second one refuse to
     /// start instead.
+    /// Refused log-signed checkpoints, kept as evidence.
+    refused: PathBuf,
     _lock: File,
 }
 
@@ -94,7 +97,46 @@ impl StateDir {
                 .map_err(io(&dir))?;
             sync_dir(root)?;
         }
-        Ok(Self { dir, _lock: lock })
+        Ok(Self {
+            dir,
+            refused: root.join("refused"),
+            _lock: lock,
+        })
+    }
+
+    /// Keeps a refused, log-signed checkpoint with the request it came in:
+    /// beside the cosigned one in `checkpoints/`, it is what an operator or
+    /// a regulator needs to show the log presented two views (each file is
+    /// `old`, the proof and the note, as received). Named after the origin's
+    /// hash, the size and the time; durable before the refusal is answered.
+    pub fn keep_refused(
+        &self,
+        origin: &str,
+        size: u64,
+        request: &str,
+    ) -> Result<PathBuf, StateError> {
+        if !self.refused.exists() {
+            fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&self.refused)
+                .map_err(io(&self.refused))?;
+        }
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let digest = hex::encode(Sha256::digest(origin.as_bytes()));
+        let path = self.refused.join(format!("{digest}-{size}-{nanos}.txt"));
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io(&path))?;
+        f.write_all(request.as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(io(&path))?;
+        sync_dir(&self.refused)?;
+        Ok(path)
     }
 
     /// Origins are arbitrary text (slashes, dots): the file is named after

@@ -327,6 +327,22 @@ async fn witness_refuses_unsigned_unknown_malformed_and_inconsistent_checkpoints
         })
     );
 
+    // Refused, log-signed checkpoints are kept as evidence of a split
+    // view, as received (durable before the refusal was answered).
+    let refused: Vec<String> = std::fs::read_dir(state_dir(dir.path()).join("refused"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    // (The bad proofs pushed above with honest checkpoints are kept too:
+    // the witness cannot tell a bad proof from a split view.)
+    assert_eq!(refused.len(), 4, "{refused:?}");
+    assert!(refused
+        .iter()
+        .any(|r| r.starts_with("old 8\n") && r.ends_with(&rewritten.checkpoint(12))));
+    assert!(refused
+        .iter()
+        .any(|r| r.ends_with(&rewritten.checkpoint(8))));
+
     // None of that moved the witness: it is still at 8 with the honest
     // root, and the honest log goes on.
     assert_eq!(

@@ -237,11 +237,7 @@ fn receipts() {
             .map(|l| l.line)
             .collect();
         let keys = consent_ledger::replay::replay(&*store).await.unwrap().keys;
-        let pk: [u8; 32] = hex::decode(&keys[0].1).unwrap().try_into().unwrap();
-        let vkey = log_verifier_key(
-            ledger.name(),
-            ed25519_dalek::VerifyingKey::from_bytes(&pk).unwrap(),
-        );
+        let vkey = log_verifier_key(ledger.name(), &keys[0].1).unwrap();
         (store, cp, lines, vkey)
     });
     // One core: a current-thread runtime, nothing else running.

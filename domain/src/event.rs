@@ -58,6 +58,17 @@ impl Event {
         }
     }
 
+    /// The policy version the event names: the one a grant or acceptance
+    /// was given under, or the one a publication introduces.
+    pub fn policy_version(&self) -> Option<&PolicyVersionId> {
+        match self {
+            Event::ConsentGranted(e) => Some(&e.policy_version),
+            Event::PolicyAccepted(e) => Some(&e.policy_version),
+            Event::PolicyPublished(e) => Some(&e.policy.version),
+            _ => None,
+        }
+    }
+
     /// The evidence reference, if the event carries one.
     pub fn evidence(&self) -> Option<&Digest> {
         match self {

@@ -38,10 +38,13 @@ impl Default for CheckpointConfig {
     }
 }
 
-/// The log's verifier key for a signing key: the log's name (the origin)
-/// and the key's Ed25519 public key.
-pub fn log_verifier_key(origin: &str, public: ed25519_dalek::VerifyingKey) -> VerifierKey {
-    VerifierKey::new(origin, crate::tlog::note::ED25519, public)
+/// The log's verifier key for one of its signing keys: the log's name (the
+/// origin) and the key's Ed25519 public key, as the log records it (64 hex
+/// digits). `None` if that is not a public key.
+pub fn log_verifier_key(origin: &str, public_key_hex: &str) -> Option<VerifierKey> {
+    let bytes: [u8; 32] = hex::decode(public_key_hex).ok()?.try_into().ok()?;
+    let public = ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok()?;
+    Some(VerifierKey::new(origin, crate::tlog::note::ED25519, public))
 }
 
 /// Signs and stores checkpoints for one ledger.
@@ -82,10 +85,6 @@ impl<S: Store> Checkpointer<S> {
     /// The last checkpoint published, as it changes.
     pub fn subscribe(&self) -> watch::Receiver<Option<StoredCheckpoint>> {
         self.published.subscribe()
-    }
-
-    pub fn origin(&self) -> &str {
-        &self.origin
     }
 
     /// Publishes at most one checkpoint per interval while the tree grows.
@@ -171,20 +170,14 @@ impl<S: Store> Checkpointer<S> {
             if !(is_active || overlapping) {
                 continue;
             }
-            if !signers.contains_key(id) {
-                match self.keys.load(id) {
-                    Ok(k) => {
-                        signers.insert(id.clone(), NoteSigner::new(&self.origin, k.signing));
-                    }
-                    // A retired key may be gone from the key store.
-                    Err(e) if !is_active => {
-                        debug!(key_id = %id, error = %e, "retired key not available to co-sign");
-                        continue;
-                    }
-                    Err(e) => return Err(e.into()),
+            match self.signer(&mut signers, id) {
+                Ok(s) => note_signers.push(s),
+                // A retired key may be gone from the key store.
+                Err(e) if !is_active => {
+                    debug!(key_id = %id, error = %e, "retired key not available to co-sign");
                 }
+                Err(e) => return Err(e.into()),
             }
-            note_signers.push(signers[id].clone());
         }
         let checkpoint = Checkpoint {
             origin: self.origin.clone(),
@@ -219,11 +212,21 @@ impl<S: Store> Checkpointer<S> {
                     detail: "no signing key".into(),
                 })?;
         let mut signers = self.publishing.lock().await;
-        if !signers.contains_key(&id) {
-            let k = self.keys.load(&id)?;
-            signers.insert(id.clone(), NoteSigner::new(&self.origin, k.signing));
+        Ok(self.signer(&mut signers, &id)?)
+    }
+
+    /// The note signer of key `id`, loaded from the key store once.
+    fn signer(
+        &self,
+        loaded: &mut HashMap<String, NoteSigner>,
+        id: &str,
+    ) -> Result<NoteSigner, crate::keys::KeyError> {
+        if let Some(s) = loaded.get(id) {
+            return Ok(s.clone());
         }
-        Ok(signers[&id].clone())
+        let s = NoteSigner::new(&self.origin, self.keys.load(id)?.signing);
+        loaded.insert(id.to_owned(), s.clone());
+        Ok(s)
     }
 
     /// Adds cosignature lines to a stored checkpoint's note.

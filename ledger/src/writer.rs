@@ -130,6 +130,16 @@ fn random32() -> [u8; 32] {
     b
 }
 
+/// What a batch has admitted so far: rows, events and the entries to sign,
+/// all recorded at one instant.
+struct Staged {
+    at: Timestamp,
+    at_text: String,
+    batch: CommitBatch,
+    events: Vec<Event>,
+    unsigned: Vec<Unsigned>,
+}
+
 /// An entry built but not yet signed.
 struct Unsigned {
     body: String,
@@ -172,31 +182,26 @@ impl Core {
     /// hash), applies it to the rules' state, and stages its row (the line
     /// is filled in once signed by the last of `signers`). Returns its seq
     /// and its index in the batch.
-    #[allow(clippy::too_many_arguments)]
     fn admit(
         &mut self,
         event: Event,
-        at: Timestamp,
-        at_text: &str,
         signers: &[LedgerKey],
-        batch: &mut CommitBatch,
-        events: &mut Vec<Event>,
-        unsigned: &mut Vec<Unsigned>,
+        staged: &mut Staged,
     ) -> Result<(u64, usize), Rejection> {
         let signer = signers.len() - 1;
-        let (seq, body, hash) = self.chain(&event, at, &signers[signer].id)?;
-        self.log.state.apply(&event, at);
-        batch.entries.push(EntryRow {
+        let (seq, body, hash) = self.chain(&event, staged.at, &signers[signer].id)?;
+        self.log.state.apply(&event, staged.at);
+        staged.batch.entries.push(EntryRow {
             seq,
-            recorded_at: at_text.to_owned(),
+            recorded_at: staged.at_text.clone(),
             hash,
             subject: event.subject().map(|p| p.to_string()),
             kind: event.kind(),
             line: String::new(),
         });
-        events.push(event);
-        unsigned.push(Unsigned { body, hash, signer });
-        Ok((seq, batch.entries.len() - 1))
+        staged.events.push(event);
+        staged.unsigned.push(Unsigned { body, hash, signer });
+        Ok((seq, staged.batch.entries.len() - 1))
     }
 
     /// The genesis entry of an empty log, signed by the first key.
@@ -230,11 +235,14 @@ impl Core {
 
     fn prepare(&mut self, requests: &[Request], lookups: Lookups) -> Prepared {
         let at = Timestamp::now().max(self.log.head.last_time.unwrap_or(Timestamp::from_micros(0)));
-        let at_text = at.to_string();
-        let mut batch = CommitBatch::default();
+        let mut staged = Staged {
+            at,
+            at_text: at.to_string(),
+            batch: CommitBatch::default(),
+            events: Vec::with_capacity(requests.len()),
+            unsigned: Vec::with_capacity(requests.len()),
+        };
         let mut outcomes = Vec::with_capacity(requests.len());
-        let mut unsigned: Vec<Unsigned> = Vec::with_capacity(requests.len());
-        let mut events: Vec<Event> = Vec::with_capacity(requests.len());
         let mut signers = vec![self.key.clone()];
         let mut new_key = None;
         let mut used_keys: HashMap<String, ([u8; 32], usize)> = HashMap::new();
@@ -257,15 +265,7 @@ impl Core {
                         public_key: next.public_hex(),
                     });
                     let (_, index) = self
-                        .admit(
-                            event,
-                            at,
-                            &at_text,
-                            &signers,
-                            &mut batch,
-                            &mut events,
-                            &mut unsigned,
-                        )
+                        .admit(event, &signers, &mut staged)
                         .expect("a key rotation entry is small");
                     outcomes.push(Outcome::Pending {
                         index,
@@ -284,7 +284,7 @@ impl Core {
                         .map(|h| (h.seq, hex::encode(&h.hash)))
                         .or_else(|| {
                             used_keys.get(&key).map(|(_, i)| {
-                                let e = &batch.entries[*i];
+                                let e = &staged.batch.entries[*i];
                                 (e.seq, hex::encode(e.hash))
                             })
                         });
@@ -299,22 +299,14 @@ impl Core {
                         continue;
                     }
                     let subject = event.subject().cloned();
-                    let (seq, index) = match self.admit(
-                        event,
-                        at,
-                        &at_text,
-                        &signers,
-                        &mut batch,
-                        &mut events,
-                        &mut unsigned,
-                    ) {
+                    let (seq, index) = match self.admit(event, &signers, &mut staged) {
                         Ok(admitted) => admitted,
                         Err(r) => {
                             outcomes.push(Outcome::Now(Ok(Err(r))));
                             continue;
                         }
                     };
-                    batch.idempotency.push(IdempotencyRow {
+                    staged.batch.idempotency.push(IdempotencyRow {
                         key: key.clone(),
                         request_hash: rhash,
                         seq,
@@ -348,7 +340,7 @@ impl Core {
                             })
                             .or_else(|| {
                                 used_keys.get(key).map(|(h, i)| {
-                                    let e = &batch.entries[*i];
+                                    let e = &staged.batch.entries[*i];
                                     (*h == rhash, e.seq, hex::encode(e.hash))
                                 })
                             });
@@ -418,15 +410,7 @@ impl Core {
                         }
                     };
                     let is_erasure = matches!(event, Event::ErasureRequested(_));
-                    let (seq, index) = match self.admit(
-                        event,
-                        at,
-                        &at_text,
-                        &signers,
-                        &mut batch,
-                        &mut events,
-                        &mut unsigned,
-                    ) {
+                    let (seq, index) = match self.admit(event, &signers, &mut staged) {
                         Ok(admitted) => admitted,
                         Err(r) => {
                             outcomes.push(Outcome::Now(Ok(Err(r))));
@@ -437,7 +421,7 @@ impl Core {
                         let entry = subjects.get_mut(id).expect("resolved above");
                         if !entry.2 {
                             entry.2 = true;
-                            batch.subjects.push(SubjectRow {
+                            staged.batch.subjects.push(SubjectRow {
                                 subject_id: id.clone(),
                                 secret: entry.0,
                                 pseudonym: p.to_string(),
@@ -445,7 +429,7 @@ impl Core {
                         }
                         // At most one evidence object per submission.
                         if let Some((reference, salt, content)) = evidence_rows.pop() {
-                            batch.evidence.push(EvidenceRow {
+                            staged.batch.evidence.push(EvidenceRow {
                                 seq,
                                 reference: reference.to_string(),
                                 pseudonym: p.to_string(),
@@ -459,7 +443,7 @@ impl Core {
                                 .push(seq);
                         }
                         if is_erasure {
-                            batch.erase.push(Erasure {
+                            staged.batch.erase.push(Erasure {
                                 subject_id: id.clone(),
                                 evidence_seqs: self.log.evidence_seqs.remove(p).unwrap_or_default(),
                             });
@@ -468,7 +452,7 @@ impl Core {
                         }
                     }
                     if let Some(key) = idempotency_key {
-                        batch.idempotency.push(IdempotencyRow {
+                        staged.batch.idempotency.push(IdempotencyRow {
                             key: key.clone(),
                             request_hash: rhash,
                             seq,
@@ -480,6 +464,12 @@ impl Core {
             }
         }
         // Sign on all cores: signatures depend only on each entry's hash.
+        let Staged {
+            mut batch,
+            events,
+            unsigned,
+            ..
+        } = staged;
         let lines = sign_all(&unsigned, &signers, self.tree);
         for (row, (line, leaf)) in batch.entries.iter_mut().zip(lines) {
             row.line = line;

@@ -39,10 +39,8 @@ pub async fn run(at: &Location, command: KeyCommand) -> anyhow::Result<ExitCode>
             let name = replayed.ledger.unwrap_or_default();
             if vkey {
                 let (_, pk) = keys.last().context("no key")?;
-                let pk: [u8; 32] = hex::decode(pk)?
-                    .try_into()
-                    .map_err(|_| anyhow::anyhow!("bad key"))?;
-                let vk = log_verifier_key(&name, ed25519_dalek::VerifyingKey::from_bytes(&pk)?);
+                let vk = log_verifier_key(&name, pk)
+                    .with_context(|| format!("the log's key {pk} is not an Ed25519 public key"))?;
                 println!("{vk}");
                 return Ok(ExitCode::SUCCESS);
             }

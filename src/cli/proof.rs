@@ -5,8 +5,8 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use base64::Engine as _;
 use consent_ledger::store::Store;
+use consent_ledger::tlog::proof_text::hash_line;
 use consent_ledger::tree::TreeReader;
 
 use crate::db::Location;
@@ -71,11 +71,7 @@ pub async fn run(at: &Location, command: ProofCommand) -> anyhow::Result<ExitCod
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     for h in proof {
-        writeln!(
-            out,
-            "{}",
-            base64::engine::general_purpose::STANDARD.encode(h)
-        )?;
+        writeln!(out, "{}", hash_line(&h))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -153,15 +153,11 @@ pub async fn run(at: &Location, args: ReceiptArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The policy an entry names, or else the one in force when recorded.
-pub(crate) fn policy_of(
+fn policy_of(
     state: &consent_domain::LedgerState,
     entry: &EntryLine,
 ) -> Option<std::sync::Arc<consent_domain::policy::PolicyVersion>> {
-    let payload: serde_json::Value = serde_json::from_str(&entry.event.payload_json()).ok()?;
-    let named = payload["policy_version"]
-        .as_str()
-        .and_then(|v| consent_domain::PolicyVersionId::try_from(v.to_owned()).ok())
-        .and_then(|v| state.policy(&v));
+    let named = entry.event.policy_version().and_then(|v| state.policy(v));
     named
         .or_else(|| state.policy_in_force(entry.recorded_at))
         .map(|p| p.policy.clone())

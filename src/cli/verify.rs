@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use consent_ledger::checkpointer::log_verifier_key;
 use consent_ledger::export::verify_export_with;
+use consent_ledger::tlog::proof_text::hash_line;
 use consent_ledger::tlog::{open_checkpoint, Checkpoint, VerifierKey};
 use consent_ledger::verify::ChainVerifier;
 use consent_ledger::{VerifyFailure, VerifyReport};
@@ -50,11 +51,6 @@ struct LogFailure {
     detail: String,
 }
 
-fn b64(h: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(h)
-}
-
 /// Prints the outcome; the exit code is 0 for a verified log, 1 otherwise.
 fn report(
     result: Result<VerifyReport, VerifyFailure>,
@@ -69,8 +65,8 @@ fn report(
                 "entries": r.entries,
                 "head": r.head,
                 "ledger": r.ledger,
-                "tree_root": b64(&r.tree_root),
-                "extends": since.map(|c| json!({"origin": c.origin, "size": c.size, "root": b64(&c.root)})),
+                "tree_root": hash_line(&r.tree_root),
+                "extends": since.map(|c| json!({"origin": c.origin, "size": c.size, "root": hash_line(&c.root)})),
                 "keys": r.keys.iter().map(|(id, pk)| json!({"key_id": id, "public_key": pk})).collect::<Vec<_>>(),
                 "seconds": (seconds * 1000.0).round() / 1000.0,
                 "entries_per_second": (r.entries as f64 / seconds.max(1e-9)).round(),
@@ -117,11 +113,7 @@ fn check_since(
         report
             .keys
             .iter()
-            .filter_map(|(_, pk)| {
-                let pk: [u8; 32] = hex::decode(pk).ok()?.try_into().ok()?;
-                let pk = ed25519_dalek::VerifyingKey::from_bytes(&pk).ok()?;
-                Some(log_verifier_key(&origin, pk))
-            })
+            .filter_map(|(_, pk)| log_verifier_key(&origin, pk))
             .collect()
     } else {
         vkeys
@@ -148,7 +140,7 @@ fn check_since(
             "not_extending_checkpoint",
             format!(
                 "the log does not extend checkpoint {} {}: its first {} entries have root {}, the checkpoint says {}; history before entry {} was rewritten",
-                cp.origin, cp.size, cp.size, b64(&root), b64(&cp.root), cp.size
+                cp.origin, cp.size, cp.size, hash_line(&root), hash_line(&cp.root), cp.size
             ),
         )),
         None => Err(fail("not_extending_checkpoint", "no root at the checkpoint's size".into())),

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::auth::{Authorized, Policy};
 use super::events::appended;
-use super::problem::{Body, Problem};
+use super::problem::{Body, Params, Problem};
 use super::AppState;
 
 pub async fn publish(
@@ -91,7 +91,7 @@ pub async fn reacceptance(
     State(state): State<Arc<AppState>>,
     _: Authorized<Policy>,
     Path(version): Path<String>,
-    Query(page): Query<Page>,
+    Params(page): Params<Page>,
 ) -> Result<Json<Value>, Problem> {
     let version = PolicyVersionId::new(version).map_err(|e| {
         Problem::new(

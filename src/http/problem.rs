@@ -1,8 +1,9 @@
 //! The API's errors: [`Problem`] (shared with the witness, in
-//! `serving.rs`) and the JSON body extractor that turns a bad body into one.
+//! `serving.rs`) and the body and query-string extractors that turn bad
+//! input into one.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::FromRequest;
+use axum::extract::{FromRequest, FromRequestParts};
 
 pub use crate::serving::Problem;
 use axum::http::StatusCode;
@@ -37,5 +38,23 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> 
                 e.body_text(),
             )),
         }
+    }
+}
+
+/// `Query` whose rejections are problems (`invalid_query`): unknown
+/// parameters, missing ones, values of the wrong type.
+pub struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Problem> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Params(v))
+            .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))
     }
 }

@@ -5,25 +5,21 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use base64::Engine as _;
 use consent_ledger::format::EntryLine;
 use consent_ledger::receipt::{consent_receipt, tlog_proof};
 use consent_ledger::store::StoredCheckpoint;
+use consent_ledger::tlog::proof_text::hash_line;
 use consent_ledger::Store;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::{require, Audit, Authorized, Scope};
-use super::problem::Problem;
+use super::problem::{Params, Problem};
 use super::AppState;
-
-fn b64(h: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(h)
-}
 
 /// The latest checkpoint if it covers `size` entries; otherwise, on a
 /// writer, the next one the checkpointer publishes (at most one interval
@@ -89,7 +85,7 @@ pub struct InclusionQuery {
 pub async fn inclusion(
     State(state): State<Arc<AppState>>,
     _: Authorized<Audit>,
-    Query(q): Query<InclusionQuery>,
+    Params(q): Params<InclusionQuery>,
 ) -> Result<Json<Value>, Problem> {
     let size = match q.size {
         Some(s) => s,
@@ -119,8 +115,8 @@ pub async fn inclusion(
     Ok(Json(json!({
         "seq": q.seq,
         "tree_size": size,
-        "root_hash": b64(&root),
-        "proof": proof.iter().map(|h| b64(h)).collect::<Vec<_>>(),
+        "root_hash": hash_line(&root),
+        "proof": proof.iter().map(hash_line).collect::<Vec<_>>(),
     })))
 }
 
@@ -135,7 +131,7 @@ pub struct ConsistencyQuery {
 pub async fn consistency(
     State(state): State<Arc<AppState>>,
     _: Authorized<Audit>,
-    Query(q): Query<ConsistencyQuery>,
+    Params(q): Params<ConsistencyQuery>,
 ) -> Result<Json<Value>, Problem> {
     let new = match q.new {
         Some(s) => s,
@@ -156,7 +152,7 @@ pub async fn consistency(
     Ok(Json(json!({
         "old_size": q.old,
         "new_size": new,
-        "proof": proof.iter().map(|h| b64(h)).collect::<Vec<_>>(),
+        "proof": proof.iter().map(hash_line).collect::<Vec<_>>(),
     })))
 }
 
@@ -170,8 +166,8 @@ pub struct ReceiptQuery {
 pub async fn receipt(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(seq): Path<u64>,
-    Query(q): Query<ReceiptQuery>,
+    Path(seq): Path<String>,
+    Params(q): Params<ReceiptQuery>,
 ) -> Result<Response, Problem> {
     // The tlog-proof holds only hashes and the checkpoint: a recording
     // service may fetch it for the subject. The JSON receipt carries the
@@ -180,6 +176,13 @@ pub async fn receipt(
     if json || require(&state, &headers, Scope::Record).await.is_err() {
         require(&state, &headers, Scope::Audit).await?;
     }
+    let seq: u64 = seq.parse().map_err(|_| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_path",
+            format!("{seq:?} is not an entry's sequence number"),
+        )
+    })?;
     let line = state
         .store
         .lines_at(&[seq])
@@ -229,16 +232,13 @@ fn policy_of(
     state: &AppState,
     entry: &EntryLine,
 ) -> Option<Arc<consent_domain::policy::PolicyVersion>> {
-    let payload: Value = serde_json::from_str(&entry.event.payload_json()).ok()?;
     let model = state.projection.model.read().expect("projection lock");
-    if let Some(v) = payload["policy_version"].as_str() {
-        if let Some(p) = model
+    let named = entry.event.policy_version().and_then(|v| {
+        model
             .policies()
             .iter()
-            .find(|p| p.policy.version.as_str() == v)
-        {
-            return Some(p.policy.clone());
-        }
-    }
-    model.policy_in_force(entry.recorded_at)
+            .find(|p| &p.policy.version == v)
+            .map(|p| p.policy.clone())
+    });
+    named.or_else(|| model.policy_in_force(entry.recorded_at))
 }

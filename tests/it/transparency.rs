@@ -565,3 +565,125 @@ async fn missing_or_altered_tiles_are_caught_and_missing_ones_rebuilt() {
     let out = t.consent(&["verify"], None);
     assert!(out.status.success(), "{out:?}");
 }
+
+/// Bad input to the transparency surfaces gets a specific problem (or CLI
+/// error) and changes nothing; an entry too large for a leaf is refused
+/// with nothing appended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_proof_tile_and_receipt_requests_get_specific_errors_and_change_nothing() {
+    let t = TempLedger::new();
+    populated(&t, 5).await; // 12 entries
+    let srv = serve(&t, "serve.log", &["--checkpoint-interval-ms", "50"]).await;
+    let base = srv.base.clone();
+    let key = json_lines(&t.consent(
+        &["api-key", "create", "--scopes", "audit,record,policy"],
+        None,
+    ))[0]["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    checkpoint_covering_with(&base, &key, 12).await;
+    let head_before = t.store().await.head().await.unwrap().unwrap().seq;
+
+    for (path, status, code) in [
+        (
+            "/v1/proofs/inclusion?seq=5&size=3",
+            422,
+            "invalid_tree_size",
+        ),
+        (
+            "/v1/proofs/inclusion?seq=1&size=999",
+            422,
+            "invalid_tree_size",
+        ),
+        ("/v1/proofs/inclusion?seq=x", 400, "invalid_query"),
+        ("/v1/proofs/inclusion?seq=1&bogus=2", 400, "invalid_query"),
+        (
+            "/v1/proofs/consistency?old=9&new=3",
+            422,
+            "invalid_tree_size",
+        ),
+        (
+            "/v1/proofs/consistency?old=1&new=999999",
+            422,
+            "invalid_tree_size",
+        ),
+        ("/v1/entries/abc/receipt", 400, "invalid_path"),
+        ("/v1/entries/99999/receipt", 404, "not_found"),
+        ("/v1/entries/1/receipt?format=xml", 400, "invalid_format"),
+        ("/log/tile/0/1234067", 404, "not_found"),
+        ("/log/tile/0/x000/001", 404, "not_found"),
+        ("/log/tile/0/000.p/0", 404, "not_found"),
+        ("/log/tile/0/000.p/200", 404, "not_found"),
+        (
+            "/log/tile/entries/x072/x057/x594/x037/x927/x936",
+            404,
+            "not_found",
+        ),
+        ("/log/tile/entries/001", 404, "not_found"),
+    ] {
+        let (got, body, headers) = get_text(&format!("{base}{path}"), Some(&key)).await;
+        assert_eq!(got, status, "{path}: {body}");
+        assert_eq!(
+            headers["content-type"], "application/problem+json",
+            "{path}"
+        );
+        let problem: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(problem["code"], code, "{path}: {body}");
+    }
+
+    // An entry that would exceed 65,535 bytes (a leaf and a tile-bundle
+    // record) is refused, with nothing appended.
+    let mut policy: Value =
+        serde_json::from_str(include_str!("../../examples/reference-policy.json")).unwrap();
+    policy["version"] = json!("2099-01-01");
+    policy["effective_at"] = json!("2099-01-01T00:00:00.000000Z");
+    policy["purposes"][0]["description"] = json!("x".repeat(70_000));
+    let (status, problem) = post(&base, &key, "/v1/policies", &policy).await;
+    assert_eq!(status, 413, "{problem}");
+    assert_eq!(problem["code"], "entry_too_large");
+    assert_eq!(
+        t.store().await.head().await.unwrap().unwrap().seq,
+        head_before
+    );
+    drop(srv);
+    assert!(t.consent(&["verify"], None).status.success());
+
+    // The CLI: a file that is not a checkpoint, a receipt that is not one,
+    // a proof beyond the tree.
+    let junk = t.dir.path().join("junk.txt");
+    std::fs::write(&junk, "not a checkpoint\n").unwrap();
+    let out = t.consent(&["verify", "--since", junk.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a signed checkpoint"),
+        "{out:?}"
+    );
+    let vkey = vkey(&t);
+    let (ok, out) = verify_receipt_cli(&t, "not a receipt\n", &[], &vkey);
+    assert!(!ok);
+    assert!(
+        out["detail"].as_str().unwrap().contains("malformed"),
+        "{out}"
+    );
+    let out = t.consent(&["proof", "inclusion", "99", "--size", "12"], None);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not in a tree of 12"),
+        "{out:?}"
+    );
+    assert!(t.consent(&["verify"], None).status.success());
+}
+
+/// Polls `/log/checkpoint` with a key until it covers `size` entries.
+async fn checkpoint_covering_with(base: &str, key: &str, size: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, text, _) = get_text(&format!("{base}/log/checkpoint"), Some(key)).await;
+        if status == 200 && text.lines().nth(1).unwrap().parse::<u64>().unwrap() >= size {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint covering {size}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -34,6 +34,36 @@ impl Problem {
     }
 }
 
+impl Problem {
+    /// A ledger failure (never a client's fault): its stable code and
+    /// status; the detail says what happened to the request, the error
+    /// itself is logged.
+    pub fn ledger(error: consent_ledger::LedgerError) -> Self {
+        use consent_ledger::LedgerError as E;
+        let code = error.code();
+        let (status, detail) = match &error {
+            E::StorageFull(_) | E::Store(consent_ledger::StoreError::Full(_)) => (
+                StatusCode::INSUFFICIENT_STORAGE,
+                "the ledger's storage is full; nothing was appended; appends resume by themselves once space is back",
+            ),
+            E::StoreRolledBack { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the store does not extend the log this ledger signed; nothing was appended",
+            ),
+            E::Corrupt { .. } | E::Store(consent_ledger::StoreError::Corrupt { .. }) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the stored log is damaged; nothing was appended",
+            ),
+            _ => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the ledger could not complete the request; nothing was appended; retry with the same Idempotency-Key",
+            ),
+        };
+        tracing::error!(code, error = %error, "request failed");
+        Self::new(status, code, detail)
+    }
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let body = json!({

@@ -17,6 +17,7 @@ use tracing::{debug, error, info, instrument};
 use crate::error::LedgerError;
 use crate::keys::KeyStore;
 use crate::replay::TreeHead;
+use crate::signed_memory::{self, SignedCheckpoint};
 use crate::store::{Store, StoredCheckpoint};
 use crate::tlog::{verify_consistency, Checkpoint, NoteSigner, VerifierKey};
 use crate::tree::TreeReader;
@@ -108,7 +109,9 @@ impl<S: Store> Checkpointer<S> {
             match self.publish().await {
                 Ok(_) => {}
                 Err(
-                    e @ (LedgerError::InconsistentCheckpoint { .. } | LedgerError::InvalidName(_)),
+                    e @ (LedgerError::InconsistentCheckpoint { .. }
+                    | LedgerError::StoreRolledBack { .. }
+                    | LedgerError::InvalidName(_)),
                 ) => {
                     error!(error = %e, "stopped publishing checkpoints");
                     return;
@@ -156,6 +159,30 @@ impl<S: Store> Checkpointer<S> {
                 inconsistent(format!("not consistent with checkpoint {}: {e}", l.size))
             })?;
         }
+        // Nor may it contradict what this ledger's keys remember signing
+        // (the store may have lost what the stored checkpoints said).
+        if let Some(known) = self.remembered()? {
+            if known.size > head.size {
+                return Err(LedgerError::StoreRolledBack {
+                    detail: format!(
+                        "the tree has {} entries; this ledger signed checkpoint {} before",
+                        head.size, known.size
+                    ),
+                });
+            }
+            let proof = self
+                .reader
+                .consistency(&*self.store, known.size, head.size)
+                .await?;
+            verify_consistency(known.size, head.size, &known.root, &head.root, &proof).map_err(
+                |e| LedgerError::StoreRolledBack {
+                    detail: format!(
+                        "the tree of {} entries is not consistent with checkpoint {} this ledger signed: {e}",
+                        head.size, known.size
+                    ),
+                },
+            )?;
+        }
         let now = Timestamp::now();
         let mut note_signers = Vec::new();
         let n = head.keys.len();
@@ -190,12 +217,30 @@ impl<S: Store> Checkpointer<S> {
             note: checkpoint.sign(&note_signers).to_string(),
             published_at: now.to_string(),
         };
+        // Remembered beside the keys before anyone can see it.
+        let memory = SignedCheckpoint {
+            size: stored.size,
+            root: stored.root,
+            note: stored.note.clone(),
+        };
+        let dir = self.keys.dir().to_owned();
+        tokio::task::spawn_blocking(move || signed_memory::remember(&dir, &memory))
+            .await
+            .map_err(|e| LedgerError::Unavailable(e.to_string()))?
+            .map_err(|e| {
+                LedgerError::Unavailable(format!("remembering the signed checkpoint: {e}"))
+            })?;
         if self.store.save_checkpoint(&stored).await? {
             info!(size = stored.size, "published checkpoint");
         }
         let latest = self.store.latest_checkpoint().await?;
         self.announce(latest.clone());
         Ok(latest)
+    }
+
+    /// The checkpoint this ledger's key directory remembers signing.
+    fn remembered(&self) -> Result<Option<SignedCheckpoint>, LedgerError> {
+        signed_memory::recall(self.keys.dir()).map_err(|e| LedgerError::Unavailable(e.to_string()))
     }
 
     /// The active signing key, as a note signer named after the log (for

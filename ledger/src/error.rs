@@ -20,6 +20,15 @@ pub enum LedgerError {
     /// The batch was not committed (storage failed); nothing was appended.
     #[error("storage unavailable, nothing was appended: {0}")]
     Unavailable(String),
+    /// The disk holding the ledger is full; nothing was appended. The
+    /// writer resumes by itself once space is back.
+    #[error("the ledger's storage is full, nothing was appended: {0}")]
+    StorageFull(String),
+    /// The store no longer holds what this ledger's key directory
+    /// remembers signing: entries were lost (a restored backup, a lost
+    /// WAL) or the log forked.
+    #[error("the store was rolled back: {detail}; refusing to append onto it (see RELIABILITY.md: `consent recover accept-loss`)")]
+    StoreRolledBack { detail: String },
     #[error("the ledger writer has stopped")]
     WriterStopped,
     /// A proof was asked for a position the tree of that size lacks.
@@ -41,6 +50,9 @@ impl LedgerError {
     pub fn code(&self) -> &'static str {
         match self {
             LedgerError::Store(StoreError::Conflict(_)) => "write_conflict",
+            LedgerError::Store(StoreError::Full(_)) | LedgerError::StorageFull(_) => "storage_full",
+            LedgerError::StoreRolledBack { .. } => "store_rolled_back",
+            LedgerError::Store(StoreError::Corrupt { .. }) => "ledger_corrupt",
             LedgerError::Store(_) | LedgerError::Unavailable(_) => "storage_unavailable",
             LedgerError::Key(_) => "key_store_error",
             LedgerError::Corrupt { .. } => "ledger_corrupt",

@@ -84,10 +84,14 @@ pub async fn export<S: Store>(store: &S, mut out: impl Write) -> Result<ExportHe
     writeln!(out, "{header_line}")?;
     let mut next = 0;
     while next < count {
-        let page = store
-            .read_lines(next, WINDOW as u32)
-            .await
-            .map_err(LedgerError::from)?;
+        let page = match store.read_lines(next, WINDOW as u32).await {
+            Ok(page) => page,
+            Err(e) => {
+                // Every entry before the one the store cannot read is out.
+                out.flush()?;
+                return Err(LedgerError::from(e).into());
+            }
+        };
         if page.is_empty() {
             break;
         }

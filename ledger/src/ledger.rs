@@ -14,7 +14,7 @@ use crate::keys::KeyStore;
 use crate::replay::{replay, Replayed};
 use crate::store::{Store, StoreError, WriterClaim};
 use crate::tree::build_missing_tiles;
-use crate::writer::{AppendResult, Committed, Core, Request, Writer};
+use crate::writer::{AppendResult, Committed, Core, Request, Writer, WriterHealth};
 
 #[derive(Debug, Clone)]
 pub struct LedgerConfig {
@@ -51,6 +51,7 @@ pub struct Ledger<S> {
     feed: broadcast::Sender<Arc<[Committed]>>,
     name: String,
     checkpointer: Arc<Checkpointer<S>>,
+    health: watch::Receiver<WriterHealth>,
     /// This process's right to append (single-writer stores).
     _claim: Arc<WriterClaim>,
 }
@@ -64,6 +65,7 @@ impl<S> Clone for Ledger<S> {
             feed: self.feed.clone(),
             name: self.name.clone(),
             checkpointer: self.checkpointer.clone(),
+            health: self.health.clone(),
             _claim: self._claim.clone(),
         }
     }
@@ -114,6 +116,7 @@ impl<S: Store> Ledger<S> {
                 "stored the Merkle tree tiles the log lacked"
             );
         }
+        trust_the_store(&*store, &keys, &replayed).await?;
         let (tree_head, heads) = watch::channel(replayed.tree_head());
         let checkpointer = Checkpointer::new(
             store.clone(),
@@ -141,7 +144,8 @@ impl<S: Store> Ledger<S> {
         let (committed_tx, committed) = watch::channel(next.saturating_sub(1));
         let (tx, rx) = mpsc::channel(65_536);
         let (feed, _) = broadcast::channel(1024);
-        let writer = Writer {
+        let (health_tx, health) = watch::channel(WriterHealth::default());
+        let mut writer = Writer {
             store: store.clone(),
             core: Some(core),
             max_batch: config.max_batch.max(1),
@@ -149,7 +153,14 @@ impl<S: Store> Ledger<S> {
             feed: feed.clone(),
             lock_held_since: None,
             tree_head,
+            health: health_tx,
+            failure: None,
         };
+        // The reserve is taken before the first append; on a disk already
+        // full the writer starts closed and opens once space is back.
+        if let Err(e) = store.restore_reserve().await {
+            writer.start_closed(&e.into()).await;
+        }
         tokio::spawn(writer.run(rx));
         Ok(Self {
             store,
@@ -158,8 +169,14 @@ impl<S: Store> Ledger<S> {
             feed,
             name,
             checkpointer,
+            health,
             _claim: claim,
         })
+    }
+
+    /// Whether the writer takes appends (and why not), as it changes.
+    pub fn health(&self) -> watch::Receiver<WriterHealth> {
+        self.health.clone()
     }
 
     /// Appends one submission. The answer comes once it is durable.
@@ -251,4 +268,57 @@ impl<S: Store> Ledger<S> {
     pub fn committed(&self) -> watch::Receiver<u64> {
         self.committed.clone()
     }
+}
+
+/// What a writer checks before it appends onto a stored log (the replay
+/// already checked every sequence number, link and stored hash column):
+/// the head entry's hash and signature, the stored tree's root against the
+/// entries', and that the log extends the checkpoint the key directory
+/// remembers signing.
+async fn trust_the_store<S: Store>(
+    store: &S,
+    keys: &KeyStore,
+    replayed: &Replayed,
+) -> Result<(), LedgerError> {
+    let size = replayed.head.next_seq;
+    if size == 0 {
+        return Ok(());
+    }
+    let head = store.read_lines(size - 1, 1).await?;
+    let row = head.first().ok_or(LedgerError::Corrupt {
+        seq: size - 1,
+        detail: "the head entry cannot be read back".into(),
+    })?;
+    replayed.check_signed(row)?;
+    let reader = crate::tree::TreeReader::default();
+    if reader.root(store, size).await? != replayed.tree.root() {
+        return Err(LedgerError::Corrupt {
+            seq: size - 1,
+            detail: "the stored Merkle tree's root differs from the entries'; run `consent verify`"
+                .into(),
+        });
+    }
+    let known = crate::signed_memory::recall(keys.dir())
+        .map_err(|e| LedgerError::Unavailable(e.to_string()))?;
+    if let Some(known) = known {
+        if known.size > size {
+            return Err(LedgerError::StoreRolledBack {
+                detail: format!(
+                    "the store holds {size} entries but this ledger signed checkpoint {} ({} entries) before: entries {size}..{} are gone",
+                    known.size,
+                    known.size,
+                    known.size - 1
+                ),
+            });
+        }
+        if reader.root(store, known.size).await? != known.root {
+            return Err(LedgerError::StoreRolledBack {
+                detail: format!(
+                    "the store's first {} entries are not those of checkpoint {} this ledger signed: history was rewritten",
+                    known.size, known.size
+                ),
+            });
+        }
+    }
+    Ok(())
 }

@@ -22,6 +22,8 @@
 //! - `writer`: the group-commit task (catch up with other writers, decide,
 //!   chain, sign, commit, answer).
 //! - [`ledger`]: the [`Ledger`] handle.
+//! - [`signed_memory`]: the latest checkpoint signed, kept beside the keys
+//!   (a store that no longer extends it was rolled back).
 //! - [`verify`]: chain verification with Ed25519 batch verification.
 //! - [`export`]: JSON Lines export and its offline verification.
 //! - [`error`]: [`LedgerError`] (infrastructure) and [`Rejection`] (business).
@@ -35,6 +37,7 @@ pub mod keys;
 pub mod ledger;
 pub mod receipt;
 pub mod replay;
+pub mod signed_memory;
 pub mod store;
 pub mod tlog;
 pub mod tree;
@@ -46,7 +49,7 @@ pub use keys::{KeyStore, LedgerKey};
 pub use ledger::{Ledger, LedgerConfig};
 pub use store::{AnyStore, PgStore, SqliteStore, Store, StoreError, WriterClaim};
 pub use verify::{FailureReason, VerifyFailure, VerifyReport};
-pub use writer::{notification_key, AppendResult, Appended, Committed};
+pub use writer::{notification_key, AppendResult, Appended, Committed, Failure, WriterHealth};
 
 /// Verifies the whole stored log, `WINDOW` entries at a time, reading the
 /// next window while the current one is checked.
@@ -65,7 +68,10 @@ pub async fn verify_store_with<S: Store>(
     store: &S,
     mut verifier: verify::ChainVerifier,
 ) -> Result<Result<VerifyReport, VerifyFailure>, StoreError> {
-    let mut page = store.read_lines(0, verify::WINDOW as u32).await?;
+    let mut page = match unreadable(store.read_lines(0, verify::WINDOW as u32).await)? {
+        Ok(page) => page,
+        Err(f) => return Ok(Err(f)),
+    };
     while !page.is_empty() {
         let next_from = page.last().map_or(0, |r| r.seq + 1);
         let check = tokio::task::spawn_blocking(move || {
@@ -92,7 +98,10 @@ pub async fn verify_store_with<S: Store>(
                 return Ok(Err(f));
             }
         }
-        page = next?;
+        page = match unreadable(next)? {
+            Ok(page) => page,
+            Err(f) => return Ok(Err(f)),
+        };
     }
     if verifier.keeps_tiles() {
         let (leaves, _) = verifier.tree_head();
@@ -108,6 +117,23 @@ pub async fn verify_store_with<S: Store>(
         }
     }
     Ok(Ok(verifier.finish()))
+}
+
+/// A store's report of an entry it cannot read, as the verifier's failure
+/// at that entry.
+#[allow(clippy::type_complexity)]
+fn unreadable(
+    read: Result<Vec<store::StoredLine>, StoreError>,
+) -> Result<Result<Vec<store::StoredLine>, VerifyFailure>, StoreError> {
+    match read {
+        Ok(page) => Ok(Ok(page)),
+        Err(StoreError::Corrupt { seq, detail }) => Ok(Err(VerifyFailure {
+            seq,
+            reason: verify::FailureReason::Unreadable,
+            detail,
+        })),
+        Err(e) => Err(e),
+    }
 }
 
 /// Each stored tile must begin with the hashes the entries give (a stored

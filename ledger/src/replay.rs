@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use consent_domain::{Event, LedgerState, Pseudonym, Timestamp};
 
 use crate::error::LedgerError;
-use crate::format::{EntryLine, GENESIS_PREV};
+use crate::format::{body_json, entry_hash, EntryLine, RawEntryLine, GENESIS_PREV};
 use crate::store::{Store, StoredLine};
 use crate::tlog::{leaf_hash, TreeBuilder};
 
@@ -71,6 +71,12 @@ impl Replayed {
         if entry.prev != self.head.prev {
             return Err(corrupt("prev does not link to the previous entry".into()));
         }
+        let mut hash = [0u8; 32];
+        if hex::decode_to_slice(&entry.hash, &mut hash).is_err() || row.hash != hash {
+            return Err(corrupt(
+                "the stored hash differs from the entry's hash; run `consent verify`".into(),
+            ));
+        }
         match &entry.event {
             Event::LedgerInitialized(g) => {
                 self.ledger = Some(g.ledger.clone());
@@ -104,6 +110,47 @@ impl Replayed {
             last_time: Some(entry.recorded_at),
         };
         Ok(entry)
+    }
+}
+
+impl Replayed {
+    /// Recomputes an already replayed entry's hash from its body and checks
+    /// its signature under the key it names (the writer trusts the head
+    /// it links to only after this).
+    pub fn check_signed(&self, row: &StoredLine) -> Result<(), LedgerError> {
+        use ed25519_dalek::Verifier;
+        let corrupt = |detail: &str| LedgerError::Corrupt {
+            seq: row.seq,
+            detail: format!("{detail}; run `consent verify`"),
+        };
+        let raw: RawEntryLine<'_> =
+            serde_json::from_str(&row.line).map_err(|_| corrupt("the entry is not JSON"))?;
+        let body = body_json(
+            raw.seq,
+            raw.recorded_at,
+            &raw.prev,
+            &raw.kind,
+            raw.event.get(),
+            &raw.key_id,
+        );
+        let hash = entry_hash(body.as_bytes());
+        if hex::encode(hash) != raw.hash {
+            return Err(corrupt("the entry's hash is not the hash of its body"));
+        }
+        let public = self
+            .keys
+            .iter()
+            .find(|(id, _)| *id == raw.key_id)
+            .and_then(|(_, pk)| <[u8; 32]>::try_from(hex::decode(pk).ok()?).ok())
+            .and_then(|pk| ed25519_dalek::VerifyingKey::from_bytes(&pk).ok())
+            .ok_or_else(|| corrupt("the entry names a key the log never introduced"))?;
+        let sig = hex::decode(&raw.sig)
+            .ok()
+            .and_then(|s| ed25519_dalek::Signature::from_slice(&s).ok())
+            .ok_or_else(|| corrupt("the entry's signature is malformed"))?;
+        public
+            .verify(&hash, &sig)
+            .map_err(|_| corrupt("the entry's signature does not verify"))
     }
 }
 

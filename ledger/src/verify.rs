@@ -45,6 +45,12 @@ pub enum FailureReason {
     /// A stored Merkle tile is not the one the entries give (reported at
     /// the first entry the tile covers).
     TilesMismatch,
+    /// The store cannot read this entry (a damaged page, bytes that are
+    /// not text): every entry before it was read.
+    Unreadable,
+    /// The log does not extend the checkpoint this ledger's key directory
+    /// remembers signing: entries were lost or rewritten.
+    StoreRolledBack,
 }
 
 impl FailureReason {
@@ -63,6 +69,8 @@ impl FailureReason {
             FailureReason::BadGenesis => "bad_genesis",
             FailureReason::HeaderMismatch => "header_mismatch",
             FailureReason::TilesMismatch => "tiles_mismatch",
+            FailureReason::Unreadable => "unreadable",
+            FailureReason::StoreRolledBack => "store_rolled_back",
         }
     }
 }

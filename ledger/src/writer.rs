@@ -22,7 +22,7 @@ use tracing::{debug, error, info, info_span, warn, Instrument};
 use crate::error::{LedgerError, Rejection};
 use crate::format::{body_json, entry_hash, signed_line};
 use crate::keys::{KeyStore, LedgerKey};
-use crate::replay::{catch_up, replay, Head, Replayed, TreeHead};
+use crate::replay::{catch_up, Head, Replayed, TreeHead};
 use crate::store::{
     CommitBatch, EntryRow, Erasure, EvidenceRow, IdempotencyHit, IdempotencyRow, Store, StoreError,
     SubjectRow,
@@ -94,6 +94,10 @@ enum Outcome {
         index: usize,
         subject: Option<Pseudonym>,
     },
+    /// A retry of a request earlier in the same batch (same idempotency
+    /// key, same body): answered as a replay of entry `index`, and only
+    /// once the batch committed.
+    SameAs { index: usize },
 }
 
 struct Prepared {
@@ -278,24 +282,18 @@ impl Core {
                     let key = notification_key(event.entry, event.recipient.as_str());
                     let event = Event::RecipientNotified(event.clone());
                     let rhash: [u8; 32] = Sha256::digest(event.payload_json()).into();
-                    let earlier = lookups
-                        .idempotency
-                        .get(&key)
-                        .map(|h| (h.seq, hex::encode(&h.hash)))
-                        .or_else(|| {
-                            used_keys.get(&key).map(|(_, i)| {
-                                let e = &staged.batch.entries[*i];
-                                (e.seq, hex::encode(e.hash))
-                            })
-                        });
-                    if let Some((seq, hash)) = earlier {
+                    if let Some(h) = lookups.idempotency.get(&key) {
                         outcomes.push(Outcome::Now(Ok(Ok(Appended {
-                            seq,
-                            hash,
+                            seq: h.seq,
+                            hash: hex::encode(&h.hash),
                             recorded_at: None,
                             subject: None,
                             replayed: true,
                         }))));
+                        continue;
+                    }
+                    if let Some((_, index)) = used_keys.get(&key) {
+                        outcomes.push(Outcome::SameAs { index: *index });
                         continue;
                     }
                     let subject = event.subject().cloned();
@@ -328,34 +326,31 @@ impl Core {
                             outcomes.push(Outcome::Now(Ok(Err(r))));
                             continue;
                         }
-                        let earlier = lookups
-                            .idempotency
-                            .get(key)
-                            .map(|h| {
-                                (
-                                    h.request_hash.as_slice() == rhash,
-                                    h.seq,
-                                    hex::encode(&h.hash),
-                                )
-                            })
-                            .or_else(|| {
-                                used_keys.get(key).map(|(h, i)| {
-                                    let e = &staged.batch.entries[*i];
-                                    (*h == rhash, e.seq, hex::encode(e.hash))
-                                })
-                            });
-                        if let Some((same, seq, hash)) = earlier {
-                            outcomes.push(Outcome::Now(Ok(if same {
-                                Ok(Appended {
-                                    seq,
-                                    hash,
+                        let conflict = || {
+                            Outcome::Now(Ok(Err(Rejection::IdempotencyConflict {
+                                key: key.clone(),
+                            })))
+                        };
+                        if let Some(h) = lookups.idempotency.get(key) {
+                            outcomes.push(if h.request_hash.as_slice() == rhash {
+                                Outcome::Now(Ok(Ok(Appended {
+                                    seq: h.seq,
+                                    hash: hex::encode(&h.hash),
                                     recorded_at: None,
                                     subject: None,
                                     replayed: true,
-                                })
+                                })))
                             } else {
-                                Err(Rejection::IdempotencyConflict { key: key.clone() })
-                            })));
+                                conflict()
+                            });
+                            continue;
+                        }
+                        if let Some((h, index)) = used_keys.get(key) {
+                            outcomes.push(if *h == rhash {
+                                Outcome::SameAs { index: *index }
+                            } else {
+                                conflict()
+                            });
                             continue;
                         }
                     }
@@ -522,7 +517,70 @@ pub(crate) struct Writer<S> {
     /// The tree after the last commit (or entries followed), for the
     /// checkpointer.
     pub tree_head: watch::Sender<TreeHead>,
+    /// Whether the writer can append, for `/healthz` and metrics.
+    pub health: watch::Sender<WriterHealth>,
+    /// Set while the writer is closed after a failure.
+    pub failure: Option<Failing>,
 }
+
+/// Whether the writer appends, as `/healthz` and the metrics report it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriterHealth {
+    /// `None` while appends are taken; otherwise why they are refused.
+    pub failing: Option<Failure>,
+    /// Failures since the process started (each one closed the writer
+    /// until its state was proved equal to the store again).
+    pub failures: u64,
+    /// Recoveries since the process started.
+    pub recoveries: u64,
+}
+
+/// Why the writer refuses appends: a stable code (`storage_full`,
+/// `storage_unavailable`) and a reason free of personal data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub code: &'static str,
+    pub reason: String,
+    pub since: Timestamp,
+}
+
+impl Failure {
+    fn of(error: &LedgerError) -> Self {
+        let full = matches!(
+            error,
+            LedgerError::StorageFull(_) | LedgerError::Store(StoreError::Full(_))
+        );
+        Self {
+            code: if full { STORAGE_FULL } else { "storage_unavailable" },
+            reason: error.to_string(),
+            since: Timestamp::now(),
+        }
+    }
+
+    /// The error every append gets while the writer is closed.
+    pub fn error(&self) -> LedgerError {
+        match self.code {
+            STORAGE_FULL => LedgerError::StorageFull(self.reason.clone()),
+            _ => LedgerError::Unavailable(self.reason.clone()),
+        }
+    }
+}
+
+const STORAGE_FULL: &str = "storage_full";
+
+/// The closed state: what went wrong, and when to try recovering.
+pub(crate) struct Failing {
+    failure: Failure,
+    retry_at: tokio::time::Instant,
+    backoff: std::time::Duration,
+    /// The in-memory state may be ahead of the store (a batch was applied
+    /// but its commit failed): recovery must rebuild it from the store.
+    state_dirty: bool,
+}
+
+/// First and longest wait between two recovery attempts.
+const RECOVER_FIRST: std::time::Duration = std::time::Duration::from_millis(50);
+const RECOVER_AT_MOST: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Longest a writer keeps a shared store's append lock across batches.
 const HOLD_LOCK_AT_MOST: std::time::Duration = std::time::Duration::from_millis(50);
@@ -543,6 +601,21 @@ impl<S: Store> Writer<S> {
         // the last sequence number any of them committed.
         let mut shared_head = self.store.shared_head();
         loop {
+            if let Some(retry_at) = self.failure.as_ref().map(|f| f.retry_at) {
+                // Closed: nothing is appended, every request is refused at
+                // once, until the state is proved equal to the store.
+                tokio::select! {
+                    n = rx.recv_many(&mut requests, self.max_batch) => {
+                        if n == 0 {
+                            break;
+                        }
+                        let error = self.failure.as_ref().expect("closed").failure.clone();
+                        fail_all(std::mem::take(&mut requests), &error);
+                    }
+                    _ = tokio::time::sleep_until(retry_at) => self.recover().await,
+                }
+                continue;
+            }
             tokio::select! {
                 n = rx.recv_many(&mut requests, self.max_batch) => {
                     if n == 0 {
@@ -557,8 +630,7 @@ impl<S: Store> Writer<S> {
                     // waiting (then recv_many returns at once).
                     if let Some(since) = self.lock_held_since {
                         if rx.is_empty() || since.elapsed() >= HOLD_LOCK_AT_MOST {
-                            self.store.unlock_appends().await;
-                            self.lock_held_since = None;
+                            self.release_lock().await;
                         }
                     }
                     reply.send();
@@ -567,13 +639,115 @@ impl<S: Store> Writer<S> {
                     if shared_head.is_some() =>
                 {
                     if *shared_head.as_ref().expect("guarded").borrow() >= self.next_seq() {
-                        self.follow().await;
+                        if let Err(e) = self.follow().await {
+                            self.close(&e, false).await;
+                        }
                     }
                 }
             }
         }
+        self.release_lock().await;
+    }
+
+    /// Starts closed (a full disk at open).
+    pub(crate) async fn start_closed(&mut self, error: &LedgerError) {
+        self.close(error, false).await;
+    }
+
+    async fn release_lock(&mut self) {
         if self.lock_held_since.take().is_some() {
             self.store.unlock_appends().await;
+        }
+    }
+
+    /// Closes the writer after a failure: from now on every append is
+    /// refused until [`Writer::recover`] has proved the in-memory state
+    /// equal to the store. `state_dirty`: the state applied a batch the
+    /// store may not hold.
+    async fn close(&mut self, error: &LedgerError, state_dirty: bool) {
+        self.release_lock().await;
+        let failure = Failure::of(error);
+        if failure.code == STORAGE_FULL {
+            // Give back the space held in reserve, so that the WAL
+            // checkpoint and the error path can still write.
+            self.store.release_reserve().await;
+        }
+        error!(code = failure.code, error = %failure.reason,
+            "the writer refuses appends until its state is proved equal to the store");
+        let dirty = state_dirty || self.failure.as_ref().is_some_and(|f| f.state_dirty);
+        self.failure = Some(Failing {
+            failure: failure.clone(),
+            retry_at: tokio::time::Instant::now() + RECOVER_FIRST,
+            backoff: RECOVER_FIRST,
+            state_dirty: dirty,
+        });
+        self.health.send_modify(|h| {
+            if h.failing.is_none() {
+                h.failures += 1;
+            }
+            h.failing = Some(failure);
+        });
+    }
+
+    /// One recovery attempt: space back (after a full disk), then the
+    /// state re-read from the store (or, if it was never dirtied, the
+    /// stored head compared with the in-memory one). Reopens the writer on
+    /// success; otherwise waits longer before the next attempt.
+    async fn recover(&mut self) {
+        let dirty = self.failure.as_ref().is_some_and(|f| f.state_dirty);
+        let full = self
+            .failure
+            .as_ref()
+            .is_some_and(|f| f.failure.code == STORAGE_FULL);
+        let result = async {
+            if full {
+                self.store.restore_reserve().await?;
+            }
+            if dirty {
+                self.reload().await
+            } else {
+                self.prove_head().await
+            }
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                let head = self.next_seq();
+                info!(next_seq = head, "the writer's state equals the store again; appends resume");
+                self.failure = None;
+                self.health.send_modify(|h| {
+                    h.failing = None;
+                    h.recoveries += 1;
+                });
+            }
+            Err(e) => {
+                let failing = self.failure.as_mut().expect("closed");
+                warn!(error = %e, "still refusing appends");
+                failing.backoff = (failing.backoff * 2).min(RECOVER_AT_MOST);
+                failing.retry_at = tokio::time::Instant::now() + failing.backoff;
+                let now = Failure::of(&e);
+                if now.code == STORAGE_FULL {
+                    failing.failure.code = STORAGE_FULL;
+                }
+                failing.failure.reason = now.reason;
+                let failure = failing.failure.clone();
+                self.health.send_modify(|h| h.failing = Some(failure));
+            }
+        }
+    }
+
+    /// Proves the in-memory head equal to the store's (the state was not
+    /// touched by the failure); rebuilds it from the store if they differ.
+    async fn prove_head(&mut self) -> Result<(), LedgerError> {
+        let stored = self.store.head().await?;
+        let core = self.core.as_ref().expect("core is present between batches");
+        let same = stored.as_ref().is_some_and(|h| {
+            h.seq + 1 == core.log.head.next_seq && hex::encode(h.hash) == core.log.head.prev
+        });
+        if same {
+            Ok(())
+        } else {
+            self.reload().await
         }
     }
 
@@ -589,17 +763,21 @@ impl<S: Store> Writer<S> {
             || match self.store.lock_appends().await {
                 Ok(locked) => locked,
                 Err(e) => {
-                    error!(error = %e, "taking the append lock failed");
-                    return Reply::Fail(requests, e.to_string());
+                    let e = LedgerError::from(e);
+                    self.close(&e, false).await;
+                    return Reply::Fail(requests, e);
                 }
             };
         if locked && !held {
-            self.follow().await;
             self.lock_held_since = Some(std::time::Instant::now());
+            if let Err(e) = self.follow().await {
+                self.close(&e, false).await;
+                return Reply::Fail(requests, e);
+            }
         }
         if let Err(e) = self.ensure_active_key() {
             error!(error = %e, "cannot load the active signing key; refusing to append");
-            return Reply::Fail(requests, e.to_string());
+            return Reply::Fail(requests, e);
         }
         self.process(requests).await
     }
@@ -610,36 +788,29 @@ impl<S: Store> Writer<S> {
 
     /// Folds in what other processes appended to the shared database and
     /// passes it on to this process's feed, so its projections see one log.
-    async fn follow(&mut self) {
+    /// What was folded in is published even if a later page failed: the
+    /// head has moved past it and it will not be read again.
+    async fn follow(&mut self) -> Result<(), LedgerError> {
         let core = self.core.as_mut().expect("core is present between batches");
         let mut fresh = Vec::new();
         let followed = catch_up(&*self.store, &mut core.log, |row, entry| {
-            if let Ok(hash) = <[u8; 32]>::try_from(row.hash.as_slice()) {
-                fresh.push(Committed {
-                    seq: entry.seq,
-                    recorded_at: entry.recorded_at,
-                    hash,
-                    event: entry.event,
-                });
-            }
+            fresh.push(committed(row, entry));
         })
         .await;
-        if let Err(e) = followed {
-            error!(error = %e, "following another writer's entries failed");
-        }
         self.tree_head.send_replace(core.log.tree_head());
-        // What was folded in is published even if a later page failed:
-        // the head has moved past it and it will not be read again.
-        if let Some(last) = fresh.last() {
-            debug!(
-                entries = fresh.len(),
-                last_seq = last.seq,
-                "followed another writer"
-            );
-            self.committed.send_replace(last.seq);
-            if self.feed.receiver_count() > 0 {
-                let _ = self.feed.send(fresh.into());
-            }
+        if !fresh.is_empty() {
+            debug!(entries = fresh.len(), "followed another writer");
+        }
+        self.publish(fresh);
+        followed
+    }
+
+    /// Passes committed entries on: the committed head, and the feed.
+    fn publish(&self, fresh: Vec<Committed>) {
+        let Some(last) = fresh.last() else { return };
+        self.committed.send_replace(last.seq);
+        if self.feed.receiver_count() > 0 {
+            let _ = self.feed.send(fresh.into());
         }
     }
 
@@ -702,10 +873,30 @@ impl<S: Store> Writer<S> {
         (requests, prepared)
     }
 
-    /// Rebuilds the core from the store after a failed or conflicting commit
-    /// (its in-memory state had already applied the batch).
+    /// Rebuilds the core from the store (its in-memory state had applied a
+    /// batch that may not have committed, or another writer won a race),
+    /// proves the rebuilt head equal to the stored head, and publishes
+    /// every entry the store holds beyond what was published before (a
+    /// batch whose commit was reported failed may have committed).
     async fn reload(&mut self) -> Result<(), LedgerError> {
-        let r = replay(&*self.store).await?;
+        let published = *self.committed.borrow();
+        let mut fresh = Vec::new();
+        let mut r = crate::replay::Replayed::empty();
+        catch_up(&*self.store, &mut r, |row, entry| {
+            if entry.seq > published {
+                fresh.push(committed(row, entry));
+            }
+        })
+        .await?;
+        let stored = self.store.head().await?;
+        let equal = stored.as_ref().is_some_and(|h| {
+            h.seq + 1 == r.head.next_seq && hex::encode(h.hash) == r.head.prev
+        });
+        if !equal {
+            return Err(LedgerError::Unavailable(
+                "the store's head moved while it was re-read".into(),
+            ));
+        }
         let core = self.core.as_mut().expect("core is present between batches");
         let active = r.active_key.clone().ok_or(LedgerError::Corrupt {
             seq: 0,
@@ -714,6 +905,7 @@ impl<S: Store> Writer<S> {
         core.key = core.keys.load(&active)?;
         core.log = r;
         self.tree_head.send_replace(core.log.tree_head());
+        self.publish(fresh);
         Ok(())
     }
 
@@ -722,14 +914,15 @@ impl<S: Store> Writer<S> {
             let lookups = match self.lookups(&requests).await {
                 Ok(l) => l,
                 Err(e) => {
-                    error!(error = %e, "append batch look-ups failed");
-                    return Reply::Fail(requests, e.to_string());
+                    let e = LedgerError::from(e);
+                    self.close(&e, false).await;
+                    return Reply::Fail(requests, e);
                 }
             };
             let (back, mut prepared) = self.prepare(requests, lookups).await;
             requests = back;
             if prepared.batch.is_empty() {
-                return Reply::Answer(requests, prepared, None);
+                return Reply::Answer(requests, prepared);
             }
             match self.store.commit(&prepared.batch).await {
                 Ok(()) => {
@@ -741,51 +934,57 @@ impl<S: Store> Writer<S> {
                         core.key = k;
                     }
                     self.tree_head.send_replace(core.log.tree_head());
-                    let last = prepared.batch.entries.last().map_or(0, |e| e.seq);
-                    self.committed.send_replace(last);
-                    if self.feed.receiver_count() > 0 {
-                        let committed: Arc<[Committed]> = prepared
-                            .batch
-                            .entries
-                            .iter()
-                            .zip(&prepared.events)
-                            .map(|(e, event)| Committed {
-                                seq: e.seq,
-                                recorded_at: prepared.at,
-                                hash: e.hash,
-                                event: event.clone(),
-                            })
-                            .collect();
-                        let _ = self.feed.send(committed);
-                    }
-                    debug!(
-                        entries = prepared.batch.entries.len(),
-                        last_seq = last,
-                        "committed"
-                    );
-                    return Reply::Answer(requests, prepared, None);
+                    let fresh = prepared
+                        .batch
+                        .entries
+                        .iter()
+                        .zip(&prepared.events)
+                        .map(|(e, event)| Committed {
+                            seq: e.seq,
+                            recorded_at: prepared.at,
+                            hash: e.hash,
+                            event: event.clone(),
+                        })
+                        .collect();
+                    self.publish(fresh);
+                    debug!(entries = prepared.batch.entries.len(), "committed");
+                    return Reply::Answer(requests, prepared);
                 }
-                Err(StoreError::Conflict(seq)) if attempt < CONFLICT_RETRIES => {
-                    warn!(
-                        seq,
-                        attempt, "another writer appended first; reloading and retrying"
-                    );
+                Err(e @ (StoreError::Conflict(_) | StoreError::ChainBroken(_)))
+                    if attempt < CONFLICT_RETRIES =>
+                {
+                    warn!(error = %e, attempt, "the store's head is not ours; reloading and retrying");
                     if let Err(e) = self.reload().await {
-                        error!(error = %e, "reloading after a conflict failed");
-                        return Reply::Fail(requests, e.to_string());
+                        self.close(&e, true).await;
+                        return Reply::Fail(requests, e);
                     }
                 }
                 Err(e) => {
-                    error!(error = %e, "append batch commit failed");
-                    if let Err(r) = self.reload().await {
-                        error!(error = %r, "reloading after a failed commit failed");
-                    }
-                    let failure = e.to_string();
-                    return Reply::Answer(requests, prepared, Some(failure));
+                    // Nothing of this batch is answered as appended; the
+                    // writer stays closed until its state equals the store.
+                    let e = LedgerError::from(e);
+                    self.close(&e, true).await;
+                    return Reply::Fail(requests, e);
                 }
             }
         }
-        Reply::Fail(requests, "gave up after repeated write conflicts".into())
+        let e = LedgerError::Unavailable("gave up after repeated write conflicts".into());
+        self.close(&e, true).await;
+        Reply::Fail(requests, e)
+    }
+}
+
+/// A stored entry as delivered to projections.
+fn committed(row: &crate::store::StoredLine, entry: crate::format::EntryLine) -> Committed {
+    let mut hash = [0u8; 32];
+    if let Ok(h) = <[u8; 32]>::try_from(row.hash.as_slice()) {
+        hash = h;
+    }
+    Committed {
+        seq: entry.seq,
+        recorded_at: entry.recorded_at,
+        hash,
+        event: entry.event,
     }
 }
 
@@ -797,48 +996,52 @@ const CONFLICT_RETRIES: usize = 16;
 /// appender that has its answer may at once ask another process to append,
 /// and that process must not find the lock still held for nothing.
 enum Reply {
-    Fail(Vec<Request>, String),
-    Answer(Vec<Request>, Prepared, Option<String>),
+    /// Nothing of the batch was committed: every request gets the error.
+    Fail(Vec<Request>, LedgerError),
+    /// The batch committed (or had nothing to commit).
+    Answer(Vec<Request>, Prepared),
 }
 
 impl Reply {
     fn send(self) {
         match self {
-            Reply::Fail(requests, failure) => fail_all(requests, &failure),
-            Reply::Answer(requests, prepared, failure) => {
-                answer(requests, prepared, failure.as_deref())
+            Reply::Fail(requests, e) => {
+                fail_all(requests, &Failure::of(&e))
             }
+            Reply::Answer(requests, prepared) => answer(requests, prepared),
         }
     }
 }
 
-fn fail_all(requests: Vec<Request>, failure: &str) {
+fn fail_all(requests: Vec<Request>, failure: &Failure) {
     for request in requests {
         let (Request::Append { reply, .. }
         | Request::RotateKey { reply }
         | Request::RecordNotification { reply, .. }) = request;
-        let _ = reply.send(Err(LedgerError::Unavailable(failure.to_owned())));
+        let _ = reply.send(Err(failure.error()));
     }
 }
 
-fn answer(requests: Vec<Request>, prepared: Prepared, failure: Option<&str>) {
+/// Answers a committed batch (or one with nothing to commit).
+fn answer(requests: Vec<Request>, prepared: Prepared) {
+    let appended = |index: usize, subject, replayed| {
+        let e = &prepared.batch.entries[index];
+        Ok(Ok(Appended {
+            seq: e.seq,
+            hash: hex::encode(e.hash),
+            recorded_at: Some(prepared.at),
+            subject,
+            replayed,
+        }))
+    };
     for (request, outcome) in requests.into_iter().zip(prepared.outcomes) {
         let (Request::Append { reply, .. }
         | Request::RotateKey { reply }
         | Request::RecordNotification { reply, .. }) = request;
-        let result = match (outcome, failure) {
-            (Outcome::Now(r), _) => r,
-            (Outcome::Pending { .. }, Some(f)) => Err(LedgerError::Unavailable(f.to_owned())),
-            (Outcome::Pending { index, subject }, None) => {
-                let e = &prepared.batch.entries[index];
-                Ok(Ok(Appended {
-                    seq: e.seq,
-                    hash: hex::encode(e.hash),
-                    recorded_at: Some(prepared.at),
-                    subject,
-                    replayed: false,
-                }))
-            }
+        let result = match outcome {
+            Outcome::Now(r) => r,
+            Outcome::Pending { index, subject } => appended(index, subject, false),
+            Outcome::SameAs { index } => appended(index, None, true),
         };
         // The appender may have gone away; its entry is committed regardless.
         let _ = reply.send(result);

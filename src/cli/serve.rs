@@ -166,6 +166,7 @@ pub async fn run(at: &Location, args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    let store = ledger.store().clone();
     let mut state = AppState::new(ledger, projection);
     state.public_log = args.public_log;
     serve(Arc::new(state), args.listen).await?;
@@ -173,6 +174,8 @@ pub async fn run(at: &Location, args: ServeArgs) -> anyhow::Result<ExitCode> {
     for task in [relay, notifier, cosigning].into_iter().flatten() {
         let _ = task.await;
     }
+    // Every request was answered: fold the WAL back and close the files.
+    store.close().await;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -23,7 +23,7 @@ pub fn appended(result: AppendResult) -> Result<Response, Problem> {
 }
 
 fn appended_json(result: AppendResult) -> Result<(StatusCode, Value), Problem> {
-    match result.map_err(Problem::internal)? {
+    match result.map_err(Problem::ledger)? {
         Ok(a) => {
             let status = if a.replayed {
                 StatusCode::OK

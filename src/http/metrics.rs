@@ -38,6 +38,9 @@ pub struct Metrics {
     checkpoint_size: Gauge,
     checkpoint_lag: Gauge,
     checkpoint_signatures: Gauge,
+    writer_failing: Gauge,
+    writer_failures: Counter,
+    writer_recoveries: Counter,
 }
 
 impl Metrics {
@@ -54,6 +57,24 @@ impl Metrics {
         let checkpoint_size = Gauge::default();
         let checkpoint_lag = Gauge::default();
         let checkpoint_signatures = Gauge::default();
+        let writer_failing = Gauge::default();
+        let writer_failures = Counter::default();
+        let writer_recoveries = Counter::default();
+        registry.register(
+            "consent_writer_failing",
+            "1 while the writer refuses appends after a storage failure (see /healthz for why), else 0",
+            writer_failing.clone(),
+        );
+        registry.register(
+            "consent_writer_failures",
+            "Storage failures that closed the writer",
+            writer_failures.clone(),
+        );
+        registry.register(
+            "consent_writer_recoveries",
+            "Times the writer proved its state equal to the store and reopened",
+            writer_recoveries.clone(),
+        );
         registry.register(
             "consent_checkpoint_size",
             "Entries covered by the latest published checkpoint",
@@ -104,6 +125,9 @@ impl Metrics {
             checkpoint_size,
             checkpoint_lag,
             checkpoint_signatures,
+            writer_failing,
+            writer_failures,
+            writer_recoveries,
         }
     }
 
@@ -129,6 +153,13 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         m.checkpoint_size.set(size as i64);
         m.checkpoint_lag.set((head + 1).saturating_sub(size) as i64);
         m.checkpoint_signatures.set(signatures as i64);
+        let health = ledger.health().borrow().clone();
+        m.writer_failing.set(i64::from(health.failing.is_some()));
+        // Counters only go up: bring each to the writer's own count.
+        m.writer_failures
+            .inc_by(health.failures.saturating_sub(m.writer_failures.get()));
+        m.writer_recoveries
+            .inc_by(health.recoveries.saturating_sub(m.writer_recoveries.get()));
     }
     let mut text = String::new();
     let _ = encode(

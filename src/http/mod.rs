@@ -55,6 +55,10 @@ pub struct AppState {
     pub tree: consent_ledger::tree::TreeReader,
     /// Whether `/log/…` (checkpoint and tiles) is readable without a key.
     pub public_log: bool,
+    /// Set on SIGTERM/SIGINT: every response asks its client to close the
+    /// connection, `/healthz` says `draining`, and after [`DRAIN`] the
+    /// server stops.
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 /// Most subject ids whose pseudonyms are kept in memory.
@@ -73,6 +77,7 @@ impl AppState {
             pseudonyms: RwLock::default(),
             tree: Default::default(),
             public_log: false,
+            draining: Default::default(),
         }
     }
 
@@ -89,6 +94,7 @@ impl AppState {
             pseudonyms: RwLock::default(),
             tree: Default::default(),
             public_log: false,
+            draining: Default::default(),
         }
     }
 }
@@ -161,8 +167,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Serves until SIGINT (ctrl-c) or SIGTERM, then finishes the requests in
-/// flight.
+/// How long a stopping server keeps reading requests after the signal,
+/// answering each with `Connection: close`: a request a client sent on a
+/// kept-alive connection just before the signal is read and answered, not
+/// cut off with the connection.
+pub const DRAIN: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Serves until SIGINT (ctrl-c) or SIGTERM, then drains ([`DRAIN`]) and
+/// finishes the requests in flight: every request read is answered
+/// (appended, or refused with a problem) before its connection closes.
 pub async fn serve(state: Arc<AppState>, listen: SocketAddr) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let address = listener.local_addr()?;
@@ -172,8 +185,15 @@ pub async fn serve(state: Arc<AppState>, listen: SocketAddr) -> anyhow::Result<(
         use std::io::Write as _;
         let _ = writeln!(std::io::stdout(), "consent API on http://{address}");
     }
+    let draining = state.clone();
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(crate::serving::shutdown_signal())
+        .with_graceful_shutdown(async move {
+            crate::serving::shutdown_signal().await;
+            draining
+                .draining
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(DRAIN).await;
+        })
         .await?;
     Ok(())
 }
@@ -207,7 +227,13 @@ mod request_span {
             let span = tracing::info_span!("request", method = %request.method(), route = %route);
             let started = std::time::Instant::now();
             async move {
-                let response = next.run(request).await;
+                let mut response = next.run(request).await;
+                if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
+                    response.headers_mut().insert(
+                        axum::http::header::CONNECTION,
+                        axum::http::HeaderValue::from_static("close"),
+                    );
+                }
                 let elapsed = started.elapsed();
                 tracing::info!(
                     status = response.status().as_u16(),

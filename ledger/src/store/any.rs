@@ -151,4 +151,13 @@ impl Store for AnyStore {
             AnyStore::Postgres(s) => s.shared_head(),
         }
     }
+    async fn close(&self) {
+        each!(self, s => s.close())
+    }
+    async fn release_reserve(&self) {
+        each!(self, s => s.release_reserve())
+    }
+    async fn restore_reserve(&self) -> Result<(), StoreError> {
+        each!(self, s => s.restore_reserve())
+    }
 }

@@ -35,6 +35,62 @@ pub enum StoreError {
     WriterBusy(String),
     #[error("stored data is corrupt at entry {seq}: {detail}")]
     Corrupt { seq: u64, detail: String },
+    /// The disk (or the database's space) is full: nothing of the batch
+    /// was written.
+    #[error("the storage is full: {0}")]
+    Full(String),
+    /// The store refused an entry that does not extend its head (seq not
+    /// head + 1, or `prev` not the head's hash): a writer's state was stale.
+    #[error("entry {0} does not extend the stored head; the store refused it")]
+    ChainBroken(u64),
+}
+
+/// The message both engines' chain triggers raise (migration 0005).
+pub(crate) const CHAIN_VIOLATION: &str = "an entry must extend the head of the chain";
+
+impl StoreError {
+    /// Sorts a database error from a write of the batch starting at `seq`:
+    /// a lost race, a refused link, a full disk, or anything else.
+    pub(crate) fn from_write(e: sqlx::Error, seq: u64) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            if db.kind() == sqlx::error::ErrorKind::UniqueViolation {
+                return StoreError::Conflict(seq);
+            }
+            if db.message().contains(CHAIN_VIOLATION) {
+                return StoreError::ChainBroken(seq);
+            }
+            if is_full(db.code().as_deref()) {
+                return StoreError::Full(db.message().to_owned());
+            }
+        }
+        StoreError::Database(e)
+    }
+
+    /// Whether re-reading the same rows one at a time can locate damage:
+    /// the file is malformed (SQLite) or a stored value does not decode.
+    pub(crate) fn is_damage(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                // SQLITE_CORRUPT (11) and SQLITE_NOTADB (26), any extension.
+                matches!(sqlite_code(db.code().as_deref()), Some(11 | 26))
+            }
+            StoreError::Database(sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_)) => true,
+            _ => false,
+        }
+    }
+}
+
+/// SQLITE_FULL (13), PostgreSQL `disk_full` (53100).
+fn is_full(code: Option<&str>) -> bool {
+    code == Some("53100") || sqlite_code(code) == Some(13)
+}
+
+/// The primary result code of an SQLite error code (extended codes keep it
+/// in their low byte); `None` for PostgreSQL's five-character SQLSTATEs.
+fn sqlite_code(code: Option<&str>) -> Option<i32> {
+    code.filter(|c| c.len() < 5)
+        .and_then(|c| c.parse::<i32>().ok())
+        .map(|c| c & 0xff)
 }
 
 /// A database URL fit for errors and logs: any password replaced by `***`.
@@ -331,6 +387,25 @@ pub trait Store: Send + Sync + 'static {
 
     fn unlock_appends(&self) -> impl Future<Output = ()> + Send {
         async {}
+    }
+
+    /// Flushes and closes: on SQLite the WAL is folded back and removed.
+    /// Nothing may be asked of the store afterwards.
+    fn close(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// After a full disk: frees the space the store keeps in reserve, so
+    /// that its housekeeping (the WAL checkpoint) and the error path can
+    /// still write. Stores without a reserve do nothing.
+    fn release_reserve(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// Takes the reserve back; fails with [`StoreError::Full`] while the
+    /// space is not there, which keeps the writer closed.
+    fn restore_reserve(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async { Ok(()) }
     }
 
     /// For a store shared by several processes: the last sequence number

@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::error::ErrorKind;
 use sqlx::migrate::MigrateDatabase;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
@@ -165,21 +164,96 @@ async fn upsert_tiles(
                 .collect::<Vec<_>>(),
         )
         .execute(&mut **tx)
-        .await?;
+        .await
+        .map_err(|e| StoreError::from_write(e, 0))?;
     Ok(())
-}
-
-fn conflict_or(e: sqlx::Error, first_seq: u64) -> StoreError {
-    match &e {
-        sqlx::Error::Database(db) if db.kind() == ErrorKind::UniqueViolation => {
-            StoreError::Conflict(first_seq)
-        }
-        _ => StoreError::Database(e),
-    }
 }
 
 fn owned(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// Writes one batch in one transaction.
+async fn write_batch(
+    conn: &mut PoolConnection<Postgres>,
+    batch: &CommitBatch,
+) -> Result<(), StoreError> {
+    let first_seq = batch.entries.first().map_or(0, |e| e.seq);
+    let last_seq = batch.entries.last().map_or(0, |e| e.seq);
+    let w = |e| StoreError::from_write(e, first_seq);
+    let mut tx = sqlx::Connection::begin(&mut **conn).await.map_err(w)?;
+    let e = &batch.entries;
+    sqlx::query(include_str!("postgres/insert_entries.sql"))
+        .bind(e.iter().map(|r| r.seq as i64).collect::<Vec<_>>())
+        .bind(e.iter().map(|r| r.recorded_at.as_str()).collect::<Vec<_>>())
+        .bind(e.iter().map(|r| &r.hash[..]).collect::<Vec<_>>())
+        .bind(e.iter().map(|r| r.subject.as_deref()).collect::<Vec<_>>())
+        .bind(e.iter().map(|r| r.kind).collect::<Vec<_>>())
+        .bind(e.iter().map(|r| r.line.as_str()).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await
+        .map_err(w)?;
+    if !batch.subjects.is_empty() {
+        let s = &batch.subjects;
+        sqlx::query(include_str!("postgres/insert_subjects.sql"))
+            .bind(s.iter().map(|r| r.subject_id.as_str()).collect::<Vec<_>>())
+            .bind(s.iter().map(|r| &r.secret[..]).collect::<Vec<_>>())
+            .bind(s.iter().map(|r| r.pseudonym.as_str()).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await
+            .map_err(w)?;
+    }
+    if !batch.evidence.is_empty() {
+        let v = &batch.evidence;
+        sqlx::query(include_str!("postgres/insert_evidence.sql"))
+            .bind(v.iter().map(|r| r.seq as i64).collect::<Vec<_>>())
+            .bind(v.iter().map(|r| r.reference.as_str()).collect::<Vec<_>>())
+            .bind(v.iter().map(|r| r.pseudonym.as_str()).collect::<Vec<_>>())
+            .bind(v.iter().map(|r| &r.salt[..]).collect::<Vec<_>>())
+            .bind(v.iter().map(|r| r.content.as_slice()).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await
+            .map_err(w)?;
+    }
+    if !batch.idempotency.is_empty() {
+        let i = &batch.idempotency;
+        sqlx::query(include_str!("postgres/insert_idempotency.sql"))
+            .bind(i.iter().map(|r| r.key.as_str()).collect::<Vec<_>>())
+            .bind(i.iter().map(|r| &r.request_hash[..]).collect::<Vec<_>>())
+            .bind(i.iter().map(|r| r.seq as i64).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await
+            .map_err(w)?;
+    }
+    for erasure in &batch.erase {
+        sqlx::query(include_str!("postgres/erase_subject.sql"))
+            .bind(&erasure.subject_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(w)?;
+        let seqs: Vec<i64> = erasure.evidence_seqs.iter().map(|&s| s as i64).collect();
+        sqlx::query(include_str!("postgres/erase_evidence.sql"))
+            .bind(seqs)
+            .execute(&mut *tx)
+            .await
+            .map_err(w)?;
+    }
+    upsert_tiles(&mut tx, &batch.tiles).await?;
+    for (name, next) in &batch.cursors {
+        sqlx::query(include_str!("postgres/save_cursor.sql"))
+            .bind(name)
+            .bind(*next as i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(w)?;
+    }
+    sqlx::query(include_str!("postgres/notify_appended.sql"))
+        .bind(last_seq.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(w)?;
+    tx.commit().await.map_err(w)?;
+    Ok(())
 }
 
 impl Store for PgStore {
@@ -325,75 +399,18 @@ impl Store for PgStore {
 
     async fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
         let first_seq = batch.entries.first().map_or(0, |e| e.seq);
-        let last_seq = batch.entries.last().map_or(0, |e| e.seq);
-        let mut tx = self.pool.begin().await?;
-        let e = &batch.entries;
-        sqlx::query(include_str!("postgres/insert_entries.sql"))
-            .bind(e.iter().map(|r| r.seq as i64).collect::<Vec<_>>())
-            .bind(e.iter().map(|r| r.recorded_at.as_str()).collect::<Vec<_>>())
-            .bind(e.iter().map(|r| &r.hash[..]).collect::<Vec<_>>())
-            .bind(e.iter().map(|r| r.subject.as_deref()).collect::<Vec<_>>())
-            .bind(e.iter().map(|r| r.kind).collect::<Vec<_>>())
-            .bind(e.iter().map(|r| r.line.as_str()).collect::<Vec<_>>())
-            .execute(&mut *tx)
+        let mut conn = self
+            .pool
+            .acquire()
             .await
-            .map_err(|e| conflict_or(e, first_seq))?;
-        if !batch.subjects.is_empty() {
-            let s = &batch.subjects;
-            sqlx::query(include_str!("postgres/insert_subjects.sql"))
-                .bind(s.iter().map(|r| r.subject_id.as_str()).collect::<Vec<_>>())
-                .bind(s.iter().map(|r| &r.secret[..]).collect::<Vec<_>>())
-                .bind(s.iter().map(|r| r.pseudonym.as_str()).collect::<Vec<_>>())
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| conflict_or(e, first_seq))?;
+            .map_err(|e| StoreError::from_write(e, first_seq))?;
+        let written = write_batch(&mut conn, batch).await;
+        if written.is_err() {
+            // The connection may be half-closed or mid-transaction: a
+            // fresh one serves the next batch.
+            conn.close_on_drop();
         }
-        if !batch.evidence.is_empty() {
-            let v = &batch.evidence;
-            sqlx::query(include_str!("postgres/insert_evidence.sql"))
-                .bind(v.iter().map(|r| r.seq as i64).collect::<Vec<_>>())
-                .bind(v.iter().map(|r| r.reference.as_str()).collect::<Vec<_>>())
-                .bind(v.iter().map(|r| r.pseudonym.as_str()).collect::<Vec<_>>())
-                .bind(v.iter().map(|r| &r.salt[..]).collect::<Vec<_>>())
-                .bind(v.iter().map(|r| r.content.as_slice()).collect::<Vec<_>>())
-                .execute(&mut *tx)
-                .await?;
-        }
-        if !batch.idempotency.is_empty() {
-            let i = &batch.idempotency;
-            sqlx::query(include_str!("postgres/insert_idempotency.sql"))
-                .bind(i.iter().map(|r| r.key.as_str()).collect::<Vec<_>>())
-                .bind(i.iter().map(|r| &r.request_hash[..]).collect::<Vec<_>>())
-                .bind(i.iter().map(|r| r.seq as i64).collect::<Vec<_>>())
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| conflict_or(e, first_seq))?;
-        }
-        for erasure in &batch.erase {
-            sqlx::query(include_str!("postgres/erase_subject.sql"))
-                .bind(&erasure.subject_id)
-                .execute(&mut *tx)
-                .await?;
-            let seqs: Vec<i64> = erasure.evidence_seqs.iter().map(|&s| s as i64).collect();
-            sqlx::query(include_str!("postgres/erase_evidence.sql"))
-                .bind(seqs)
-                .execute(&mut *tx)
-                .await?;
-        }
-        upsert_tiles(&mut tx, &batch.tiles).await?;
-        for (name, next) in &batch.cursors {
-            sqlx::query(include_str!("postgres/save_cursor.sql"))
-                .bind(name)
-                .bind(*next as i64)
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query(include_str!("postgres/notify_appended.sql"))
-            .bind(last_seq.to_string())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        written
     }
 
     async fn read_tiles(
@@ -530,6 +547,10 @@ impl Store for PgStore {
             *held = Some(conn);
         }
         Ok(true)
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
     }
 
     async fn unlock_appends(&self) {

@@ -7,7 +7,6 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::error::ErrorKind;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use tokio::sync::oneshot;
@@ -39,6 +38,22 @@ pub struct SqliteStore {
 
 /// How often the background task folds the WAL back into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Past this size the WAL is checkpointed with TRUNCATE (which waits for
+/// the writer's current transaction and holds the next one back for the
+/// few milliseconds it takes), and a WAL that restarts is cut back to it.
+const WAL_LIMIT: u64 = 64 << 20;
+
+/// Bytes kept in reserve beside the database (`<db>-reserve`), released
+/// when the disk fills so the WAL checkpoint and the error path can write;
+/// `CONSENT_DISK_RESERVE_MIB` overrides the default of 8 MiB.
+fn reserve_bytes() -> u64 {
+    std::env::var("CONSENT_DISK_RESERVE_MIB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(8)
+        << 20
+}
 
 impl SqliteStore {
     /// Opens (creating if missing) the database at `sqlite://PATH` and
@@ -72,15 +87,18 @@ impl SqliteStore {
         // background task does it on a reader connection instead.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("wal_autocheckpoint", "0")
+                    .pragma("journal_size_limit", WAL_LIMIT.to_string()),
+            )
             .await?;
         MIGRATOR.run(&writer).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await?;
-        let (stop, stopped) = oneshot::channel();
-        tokio::spawn(checkpointer(pool.clone(), stopped));
         let path = url
             .trim_start_matches("sqlite://")
             .trim_start_matches("sqlite:")
@@ -88,6 +106,9 @@ impl SqliteStore {
             .next()
             .filter(|p| !p.is_empty() && !p.contains(":memory:"))
             .map(PathBuf::from);
+        private_files(path.as_deref());
+        let (stop, stopped) = oneshot::channel();
+        tokio::spawn(checkpointer(pool.clone(), path.clone(), stopped));
         Ok(Self {
             pool,
             writer,
@@ -98,19 +119,79 @@ impl SqliteStore {
 }
 
 /// Folds the WAL into the database file every [`CHECKPOINT_EVERY`] until
-/// the store is dropped. PASSIVE: it never blocks the writer.
-async fn checkpointer(pool: SqlitePool, mut stop: oneshot::Receiver<()>) {
+/// the store is dropped: PASSIVE, which never blocks the writer, and
+/// TRUNCATE once the WAL is past [`WAL_LIMIT`] (under sustained load a
+/// PASSIVE checkpoint never catches up with the writer, and the WAL would
+/// grow without bound).
+async fn checkpointer(pool: SqlitePool, path: Option<PathBuf>, mut stop: oneshot::Receiver<()>) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    let wal = path.map(|p| suffixed(&p, "-wal"));
     loop {
         tokio::select! {
             _ = &mut stop => break,
             _ = tick.tick() => {
-                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
-                    tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                let large = wal
+                    .as_ref()
+                    .and_then(|w| std::fs::metadata(w).ok())
+                    .is_some_and(|m| m.len() > WAL_LIMIT);
+                let mode = if large { "TRUNCATE" } else { "PASSIVE" };
+                let pragma = format!("PRAGMA wal_checkpoint({mode})");
+                if let Err(e) = sqlx::query(&pragma).execute(&pool).await {
+                    tracing::warn!(error = %e, mode, "WAL checkpoint failed; will retry");
                 }
             }
         }
     }
+}
+
+/// `<path><suffix>`: SQLite's side files and ours.
+fn suffixed(path: &std::path::Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// The database and its side files hold subject ids, secrets and evidence:
+/// readable by the owner only, whatever the umask.
+fn private_files(path: Option<&std::path::Path>) {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(path) = path else { return };
+    for suffix in ["", "-wal", "-shm"] {
+        let file = suffixed(path, suffix);
+        if let Ok(meta) = std::fs::metadata(&file) {
+            if meta.permissions().mode() & 0o077 != 0 {
+                let _ = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600));
+            }
+        }
+    }
+}
+
+/// Writes the reserve file in full and syncs it; on a full disk removes
+/// what was written and reports [`StoreError::Full`].
+fn write_reserve(path: &std::path::Path, bytes: u64) -> Result<(), StoreError> {
+    use std::io::Write;
+    if std::fs::metadata(path).is_ok_and(|m| m.len() >= bytes) {
+        return Ok(());
+    }
+    let attempt = || -> std::io::Result<()> {
+        let mut file = std::fs::File::create(path)?;
+        let chunk = vec![0u8; 1 << 20];
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(chunk.len() as u64) as usize;
+            file.write_all(&chunk[..n])?;
+            left -= n as u64;
+        }
+        file.sync_all()
+    };
+    attempt().map_err(|e| {
+        let _ = std::fs::remove_file(path);
+        if e.raw_os_error() == Some(28) {
+            StoreError::Full(format!("no room for the {} MiB reserve", bytes >> 20))
+        } else {
+            StoreError::Full(format!("the reserve could not be written: {e}"))
+        }
+    })
 }
 
 fn lines(rows: Vec<sqlx::sqlite::SqliteRow>) -> Result<Vec<StoredLine>, StoreError> {
@@ -158,17 +239,142 @@ async fn upsert_tiles(
                 .push_bind(&t.hashes);
         });
         q.push(" ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes");
-        q.build().execute(&mut **tx).await?;
+        q.build()
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| StoreError::from_write(e, 0))?;
     }
     Ok(())
 }
 
-fn conflict_or(e: sqlx::Error, first_seq: u64) -> StoreError {
-    match &e {
-        sqlx::Error::Database(db) if db.kind() == ErrorKind::UniqueViolation => {
-            StoreError::Conflict(first_seq)
+/// Writes one batch in one transaction on the writer's connection.
+async fn write_batch(
+    conn: &mut sqlx::pool::PoolConnection<Sqlite>,
+    batch: &CommitBatch,
+) -> Result<(), StoreError> {
+    let first_seq = batch.entries.first().map_or(0, |e| e.seq);
+    let w = |e| StoreError::from_write(e, first_seq);
+    let mut tx = sqlx::Connection::begin(&mut **conn).await.map_err(w)?;
+    for chunk in batch.entries.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO entries (seq, recorded_at, hash, subject, kind, line) ",
+        );
+        q.push_values(chunk, |mut b, e| {
+            b.push_bind(e.seq as i64)
+                .push_bind(&e.recorded_at)
+                .push_bind(&e.hash[..])
+                .push_bind(&e.subject)
+                .push_bind(e.kind)
+                .push_bind(&e.line);
+        });
+        q.build().execute(&mut *tx).await.map_err(w)?;
+    }
+    for chunk in batch.subjects.chunks(ROWS_PER_STATEMENT) {
+        let mut q =
+            QueryBuilder::<Sqlite>::new("INSERT INTO subjects (subject_id, secret, pseudonym) ");
+        q.push_values(chunk, |mut b, s| {
+            b.push_bind(&s.subject_id)
+                .push_bind(&s.secret[..])
+                .push_bind(&s.pseudonym);
+        });
+        q.build().execute(&mut *tx).await.map_err(w)?;
+    }
+    for chunk in batch.evidence.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO evidence (seq, reference, pseudonym, salt, content) ",
+        );
+        q.push_values(chunk, |mut b, e| {
+            b.push_bind(e.seq as i64)
+                .push_bind(&e.reference)
+                .push_bind(&e.pseudonym)
+                .push_bind(&e.salt[..])
+                .push_bind(&e.content);
+        });
+        q.build().execute(&mut *tx).await.map_err(w)?;
+    }
+    for chunk in batch.idempotency.chunks(ROWS_PER_STATEMENT) {
+        let mut q =
+            QueryBuilder::<Sqlite>::new("INSERT INTO idempotency (key, request_hash, seq) ");
+        q.push_values(chunk, |mut b, i| {
+            b.push_bind(&i.key)
+                .push_bind(&i.request_hash[..])
+                .push_bind(i.seq as i64);
+        });
+        q.build().execute(&mut *tx).await.map_err(w)?;
+    }
+    for erasure in &batch.erase {
+        sqlx::query(include_str!("sqlite/erase_subject.sql"))
+            .bind(&erasure.subject_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(w)?;
+        sqlx::query(include_str!("sqlite/erase_evidence.sql"))
+            .bind(serde_json::to_string(&erasure.evidence_seqs).expect("numbers serialise"))
+            .execute(&mut *tx)
+            .await
+            .map_err(w)?;
+    }
+    upsert_tiles(&mut tx, &batch.tiles).await?;
+    for (name, next) in &batch.cursors {
+        sqlx::query(include_str!("sqlite/save_cursor.sql"))
+            .bind(name)
+            .bind(*next as i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(w)?;
+    }
+    tx.commit().await.map_err(w)?;
+    Ok(())
+}
+
+impl SqliteStore {
+    async fn read_range(&self, from_seq: u64, limit: u32) -> Result<Vec<StoredLine>, StoreError> {
+        let rows = sqlx::query(include_str!("sqlite/read_lines.sql"))
+            .bind(from_seq as i64)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        lines(rows)
+    }
+
+    /// Reads entry by entry to find the first one the damage `first`
+    /// (met reading the whole range) makes unreadable.
+    async fn readable_prefix(
+        &self,
+        from_seq: u64,
+        limit: u32,
+        first: StoreError,
+    ) -> Result<Vec<StoredLine>, StoreError> {
+        let mut out = Vec::new();
+        let mut next = from_seq;
+        while out.len() < limit as usize {
+            match self.read_range(next, 1).await {
+                Ok(mut one) => match one.pop() {
+                    Some(row) => {
+                        next = row.seq + 1;
+                        out.push(row);
+                    }
+                    None => break,
+                },
+                Err(e) if e.is_damage() => {
+                    if out.is_empty() {
+                        return Err(StoreError::Corrupt {
+                            seq: next,
+                            detail: format!("the store cannot read it ({e})"),
+                        });
+                    }
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
         }
-        _ => StoreError::Database(e),
+        if out.is_empty() {
+            return Err(StoreError::Corrupt {
+                seq: from_seq,
+                detail: format!("the store cannot read it ({first})"),
+            });
+        }
+        Ok(out)
     }
 }
 
@@ -191,13 +397,14 @@ impl Store for SqliteStore {
         }))
     }
 
+    /// On damage (a malformed page, a value that does not decode) returns
+    /// the entries before the first one it cannot read, or, if that is the
+    /// first asked for, [`StoreError::Corrupt`] naming it.
     async fn read_lines(&self, from_seq: u64, limit: u32) -> Result<Vec<StoredLine>, StoreError> {
-        let rows = sqlx::query(include_str!("sqlite/read_lines.sql"))
-            .bind(from_seq as i64)
-            .bind(limit as i64)
-            .fetch_all(&self.pool)
-            .await?;
-        lines(rows)
+        match self.read_range(from_seq, limit).await {
+            Err(e) if e.is_damage() => self.readable_prefix(from_seq, limit, e).await,
+            read => read,
+        }
     }
 
     async fn key_lines(&self) -> Result<Vec<StoredLine>, StoreError> {
@@ -314,86 +521,21 @@ impl Store for SqliteStore {
 
     async fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
         let first_seq = batch.entries.first().map_or(0, |e| e.seq);
-        let mut tx = self.writer.begin().await?;
-        for chunk in batch.entries.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO entries (seq, recorded_at, hash, subject, kind, line) ",
-            );
-            q.push_values(chunk, |mut b, e| {
-                b.push_bind(e.seq as i64)
-                    .push_bind(&e.recorded_at)
-                    .push_bind(&e.hash[..])
-                    .push_bind(&e.subject)
-                    .push_bind(e.kind)
-                    .push_bind(&e.line);
-            });
-            q.build()
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| conflict_or(e, first_seq))?;
+        let mut conn = self
+            .writer
+            .acquire()
+            .await
+            .map_err(|e| StoreError::from_write(e, first_seq))?;
+        let written = write_batch(&mut conn, batch).await;
+        if written.is_err() {
+            // After a failed statement SQLite may have rolled the whole
+            // transaction back by itself (SQLITE_FULL, I/O errors), and the
+            // driver's idea of the transaction may no longer match the
+            // connection's: never reuse it.
+            conn.close_on_drop();
         }
-        for chunk in batch.subjects.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO subjects (subject_id, secret, pseudonym) ",
-            );
-            q.push_values(chunk, |mut b, s| {
-                b.push_bind(&s.subject_id)
-                    .push_bind(&s.secret[..])
-                    .push_bind(&s.pseudonym);
-            });
-            q.build()
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| conflict_or(e, first_seq))?;
-        }
-        for chunk in batch.evidence.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO evidence (seq, reference, pseudonym, salt, content) ",
-            );
-            q.push_values(chunk, |mut b, e| {
-                b.push_bind(e.seq as i64)
-                    .push_bind(&e.reference)
-                    .push_bind(&e.pseudonym)
-                    .push_bind(&e.salt[..])
-                    .push_bind(&e.content);
-            });
-            q.build().execute(&mut *tx).await?;
-        }
-        for chunk in batch.idempotency.chunks(ROWS_PER_STATEMENT) {
-            let mut q =
-                QueryBuilder::<Sqlite>::new("INSERT INTO idempotency (key, request_hash, seq) ");
-            q.push_values(chunk, |mut b, i| {
-                b.push_bind(&i.key)
-                    .push_bind(&i.request_hash[..])
-                    .push_bind(i.seq as i64);
-            });
-            q.build()
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| conflict_or(e, first_seq))?;
-        }
-        for erasure in &batch.erase {
-            sqlx::query(include_str!("sqlite/erase_subject.sql"))
-                .bind(&erasure.subject_id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(include_str!("sqlite/erase_evidence.sql"))
-                .bind(serde_json::to_string(&erasure.evidence_seqs).expect("numbers serialise"))
-                .execute(&mut *tx)
-                .await?;
-        }
-        upsert_tiles(&mut tx, &batch.tiles).await?;
-        for (name, next) in &batch.cursors {
-            sqlx::query(include_str!("sqlite/save_cursor.sql"))
-                .bind(name)
-                .bind(*next as i64)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        written
     }
-
     async fn read_tiles(
         &self,
         wanted: &[TileKey],
@@ -515,6 +657,36 @@ impl Store for SqliteStore {
                 },
             )
             .collect())
+    }
+
+    async fn release_reserve(&self) {
+        if let Some(path) = &self.path {
+            let reserve = suffixed(path, "-reserve");
+            if std::fs::remove_file(&reserve).is_ok() {
+                tracing::warn!("released the disk reserve");
+            }
+        }
+    }
+
+    async fn restore_reserve(&self) -> Result<(), StoreError> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let reserve = suffixed(path, "-reserve");
+        let bytes = reserve_bytes();
+        tokio::task::spawn_blocking(move || write_reserve(&reserve, bytes))
+            .await
+            .map_err(|e| StoreError::Full(e.to_string()))?
+    }
+
+    async fn close(&self) {
+        // Fold the whole WAL back and cut it to nothing, then close every
+        // connection (the last one closing removes the WAL).
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await;
+        self.writer.close().await;
+        self.pool.close().await;
     }
 
     /// One writing process per file: an exclusive lock on `<db>-writer.lock`

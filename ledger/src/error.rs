@@ -27,7 +27,9 @@ pub enum LedgerError {
     /// The store no longer holds what this ledger's key directory
     /// remembers signing: entries were lost (a restored backup, a lost
     /// WAL) or the log forked.
-    #[error("the store was rolled back: {detail}; refusing to append onto it (see RELIABILITY.md: `consent recover accept-loss`)")]
+    #[error(
+        "store_rolled_back: {detail}; refusing to append onto it (RELIABILITY.md says what to do)"
+    )]
     StoreRolledBack { detail: String },
     #[error("the ledger writer has stopped")]
     WriterStopped,

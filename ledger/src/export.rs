@@ -50,7 +50,7 @@ pub async fn export<S: Store>(store: &S, mut out: impl Write) -> Result<ExportHe
     let count = head.as_ref().map_or(0, |h| h.seq + 1);
     let mut ledger = String::new();
     let mut keys = Vec::new();
-    for row in store.key_lines().await.map_err(LedgerError::from)? {
+    for row in key_lines(store).await? {
         if row.seq >= count {
             break;
         }
@@ -103,6 +103,29 @@ pub async fn export<S: Store>(store: &S, mut out: impl Write) -> Result<ExportHe
     }
     out.flush()?;
     Ok(header)
+}
+
+/// The entries that introduce keys; on a damaged store (the scan for them
+/// fails), those among the entries readable before the damage, so that the
+/// export still writes everything before it.
+async fn key_lines<S: Store>(store: &S) -> Result<Vec<crate::store::StoredLine>, LedgerError> {
+    match store.key_lines().await {
+        Ok(lines) => Ok(lines),
+        Err(e) if e.is_damage() => {
+            let mut found = Vec::new();
+            let mut next = 0;
+            while let Ok(page) = store.read_lines(next, WINDOW as u32).await {
+                let Some(last) = page.last() else { break };
+                next = last.seq + 1;
+                found.extend(page.into_iter().filter(|r| {
+                    r.line.contains("\"type\":\"ledger_initialized\"")
+                        || r.line.contains("\"type\":\"key_rotated\"")
+                }));
+            }
+            Ok(found)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Verifies an export with no database: every entry, then the header

@@ -194,14 +194,15 @@ pub async fn catch_up<S: Store>(
     mut seen: impl FnMut(&StoredLine, EntryLine),
 ) -> Result<(), LedgerError> {
     loop {
+        // Read until a page comes back empty: a store that meets damage
+        // returns the entries before it, and the next read names it.
         let page = store.read_lines(replayed.head.next_seq, PAGE).await?;
-        let done = page.len() < PAGE as usize;
+        if page.is_empty() {
+            return Ok(());
+        }
         for row in &page {
             let entry = replayed.apply(row)?;
             seen(row, entry);
-        }
-        if done {
-            return Ok(());
         }
     }
 }

@@ -97,7 +97,9 @@ enum Outcome {
     /// A retry of a request earlier in the same batch (same idempotency
     /// key, same body): answered as a replay of entry `index`, and only
     /// once the batch committed.
-    SameAs { index: usize },
+    SameAs {
+        index: usize,
+    },
 }
 
 struct Prepared {
@@ -551,7 +553,11 @@ impl Failure {
             LedgerError::StorageFull(_) | LedgerError::Store(StoreError::Full(_))
         );
         Self {
-            code: if full { STORAGE_FULL } else { "storage_unavailable" },
+            code: if full {
+                STORAGE_FULL
+            } else {
+                "storage_unavailable"
+            },
             reason: error.to_string(),
             since: Timestamp::now(),
         }
@@ -713,7 +719,10 @@ impl<S: Store> Writer<S> {
         match result {
             Ok(()) => {
                 let head = self.next_seq();
-                info!(next_seq = head, "the writer's state equals the store again; appends resume");
+                info!(
+                    next_seq = head,
+                    "the writer's state equals the store again; appends resume"
+                );
                 self.failure = None;
                 self.health.send_modify(|h| {
                     h.failing = None;
@@ -889,9 +898,9 @@ impl<S: Store> Writer<S> {
         })
         .await?;
         let stored = self.store.head().await?;
-        let equal = stored.as_ref().is_some_and(|h| {
-            h.seq + 1 == r.head.next_seq && hex::encode(h.hash) == r.head.prev
-        });
+        let equal = stored
+            .as_ref()
+            .is_some_and(|h| h.seq + 1 == r.head.next_seq && hex::encode(h.hash) == r.head.prev);
         if !equal {
             return Err(LedgerError::Unavailable(
                 "the store's head moved while it was re-read".into(),
@@ -1005,9 +1014,7 @@ enum Reply {
 impl Reply {
     fn send(self) {
         match self {
-            Reply::Fail(requests, e) => {
-                fail_all(requests, &Failure::of(&e))
-            }
+            Reply::Fail(requests, e) => fail_all(requests, &Failure::of(&e)),
             Reply::Answer(requests, prepared) => answer(requests, prepared),
         }
     }

@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use consent_ledger::checkpointer::log_verifier_key;
 use consent_ledger::export::verify_export_with;
+use consent_ledger::signed_memory::{self, SignedCheckpoint};
 use consent_ledger::tlog::proof_text::hash_line;
 use consent_ledger::tlog::{open_checkpoint, Checkpoint, VerifierKey};
 use consent_ledger::verify::ChainVerifier;
@@ -147,6 +148,31 @@ fn check_since(
     }
 }
 
+/// The log must extend the checkpoint this ledger's keys remember signing
+/// (its own memory: no signature to check).
+fn check_remembered(known: &SignedCheckpoint, report: &VerifyReport) -> Result<(), LogFailure> {
+    let rolled_back = |detail: String| LogFailure {
+        reason: "store_rolled_back",
+        detail,
+    };
+    if report.entries < known.size {
+        return Err(rolled_back(format!(
+            "the log has {} entries; this ledger signed checkpoint {} before: entries {}..{} are gone",
+            report.entries,
+            known.size,
+            report.entries,
+            known.size - 1
+        )));
+    }
+    match report.root_at {
+        Some((_, root)) if root == known.root => Ok(()),
+        _ => Err(rolled_back(format!(
+            "the log's first {} entries are not those of checkpoint {} this ledger signed: history was rewritten",
+            known.size, known.size
+        ))),
+    }
+}
+
 pub async fn run(at: &Location, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let pin = parse_pin(args.key.as_deref())?;
     let since = match &args.since {
@@ -166,8 +192,17 @@ pub async fn run(at: &Location, args: VerifyArgs) -> anyhow::Result<ExitCode> {
         ),
         None => None,
     };
+    // On the database, the checkpoint the key directory remembers signing
+    // must be extended too (unless an auditor's --since is checked instead).
+    let remembered = match (&args.file, &since) {
+        (None, None) => at
+            .key_dir()
+            .ok()
+            .and_then(|dir| signed_memory::recall(&dir).ok().flatten()),
+        _ => None,
+    };
     let mut verifier = ChainVerifier::new(pin);
-    if let Some(size) = since_size {
+    if let Some(size) = since_size.or(remembered.as_ref().map(|r| r.size)) {
         verifier = verifier.with_root_at(size);
     }
     let started = Instant::now();
@@ -185,8 +220,9 @@ pub async fn run(at: &Location, args: VerifyArgs) -> anyhow::Result<ExitCode> {
             (r, Ok(()))
         }
     };
-    let log = tiles.and_then(|()| match (&result, &since) {
-        (Ok(report), Some(note)) => check_since(note, &args.vkey, report).map(Some),
+    let log = tiles.and_then(|()| match (&result, &since, &remembered) {
+        (Ok(report), Some(note), _) => check_since(note, &args.vkey, report).map(Some),
+        (Ok(report), None, Some(known)) => check_remembered(known, report).map(|()| None),
         _ => Ok(None),
     });
     Ok(report(result, log, started))

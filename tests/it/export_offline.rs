@@ -49,7 +49,13 @@ async fn the_export_holds_no_personal_data_and_no_secret() {
     );
     let key_file = std::fs::read_dir(t.keys())
         .unwrap()
-        .next()
+        .find(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "key")
+        })
         .unwrap()
         .unwrap()
         .path();

@@ -15,7 +15,13 @@ async fn the_first_key_is_private_and_show_prints_it() {
     assert_eq!(dir_mode, 0o700);
     let file = std::fs::read_dir(t.keys())
         .unwrap()
-        .next()
+        .find(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "key")
+        })
         .unwrap()
         .unwrap()
         .path();
@@ -50,7 +56,13 @@ async fn a_key_file_others_can_read_is_refused() {
     populated(&t, 1).await;
     let file = std::fs::read_dir(t.keys())
         .unwrap()
-        .next()
+        .find(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "key")
+        })
         .unwrap()
         .unwrap()
         .path();

@@ -9,6 +9,7 @@ mod common;
 mod decide_cli;
 mod durability;
 mod export_offline;
+mod faults;
 mod format_vectors;
 mod http_api;
 mod keys;

@@ -173,6 +173,19 @@ fn write_reserve(path: &std::path::Path, bytes: u64) -> Result<(), StoreError> {
     if std::fs::metadata(path).is_ok_and(|m| m.len() >= bytes) {
         return Ok(());
     }
+    // Taken back only with as much again free beside it: appends resume
+    // when there is room for them, not the moment the reserve fits.
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    if let Ok(fs) = rustix::fs::statvfs(dir.unwrap_or(std::path::Path::new("."))) {
+        let free = fs.f_bavail.saturating_mul(fs.f_frsize);
+        if free < bytes.saturating_mul(2) {
+            return Err(StoreError::Full(format!(
+                "{} MiB free; appends resume with at least {} MiB",
+                free >> 20,
+                (bytes * 2) >> 20
+            )));
+        }
+    }
     let attempt = || -> std::io::Result<()> {
         let mut file = std::fs::File::create(path)?;
         let chunk = vec![0u8; 1 << 20];

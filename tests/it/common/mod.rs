@@ -165,6 +165,7 @@ impl TempLedger {
             &[
                 "DROP TRIGGER IF EXISTS entries_no_update",
                 "DROP TRIGGER IF EXISTS entries_no_delete",
+                "DROP TRIGGER IF EXISTS entries_extend_chain",
             ]
         };
         for s in drops {

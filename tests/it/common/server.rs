@@ -38,6 +38,29 @@ pub async fn start() -> Server {
 /// Starts `consent serve` for `t`'s ledger with `extra` arguments, logging
 /// to `log` in its directory; returns once `/healthz` answers.
 pub async fn spawn(t: &TempLedger, log: &str, extra: &[&str]) -> (Child, String) {
+    spawn_with(t, log, extra, &[]).await
+}
+
+/// [`spawn`] with extra environment variables.
+pub async fn spawn_with(
+    t: &TempLedger,
+    log: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Child, String) {
+    let mut child = start_serve(t, log, extra, env);
+    let base = child.1.clone();
+    wait_healthy(&base, &mut child.0).await;
+    child
+}
+
+/// Starts `consent serve` without waiting for it (it may refuse to start).
+pub fn start_serve(
+    t: &TempLedger,
+    log: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Child, String) {
     let port = free_port();
     let log = std::fs::File::create(t.dir.path().join(log)).unwrap();
     let listen = format!("127.0.0.1:{port}");
@@ -53,17 +76,16 @@ pub async fn spawn(t: &TempLedger, log: &str, extra: &[&str]) -> (Child, String)
         &listen,
     ];
     args.extend_from_slice(extra);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_consent"))
+    let child = Command::new(env!("CARGO_BIN_EXE_consent"))
         .current_dir(t.dir.path())
         .args(&args)
         .env("CONSENT_LOG", "debug")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
         .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    wait_healthy(&base, &mut child).await;
-    (child, base)
+    (child, format!("http://127.0.0.1:{port}"))
 }
 
 /// Waits (up to 30 s) until `base/healthz` answers 200.
@@ -139,6 +161,23 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// SIGTERM, then waits for the exit (up to 30 s); the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
     pub fn kill_9(&mut self) {
         let _ = self.child.kill(); // SIGKILL
         let _ = self.child.wait();
@@ -162,7 +201,12 @@ impl Drop for Proc {
 
 /// `consent serve` for `t`'s ledger as a [`Proc`], logging to `log`.
 pub async fn serve(t: &TempLedger, log: &str, extra: &[&str]) -> Proc {
-    let (child, base) = spawn(t, log, extra).await;
+    serve_with(t, log, extra, &[]).await
+}
+
+/// [`serve`] with extra environment variables.
+pub async fn serve_with(t: &TempLedger, log: &str, extra: &[&str], env: &[(&str, &str)]) -> Proc {
+    let (child, base) = spawn_with(t, log, extra, env).await;
     Proc {
         child,
         base,

@@ -56,7 +56,7 @@ impl Problem {
             ),
             _ => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "the ledger could not complete the request; nothing was appended; retry with the same Idempotency-Key",
+                "the ledger could not complete the request; it was not acknowledged; retry with the same Idempotency-Key (safe whether or not it was appended)",
             ),
         };
         tracing::error!(code, error = %error, "request failed");

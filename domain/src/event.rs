@@ -40,13 +40,22 @@ pub enum Event {
     /// notifier, once per recipient, after the recipient's endpoint
     /// answered 2xx): "every recipient was told" is provable from the log.
     RecipientNotified(RecipientNotified),
+    /// The operator accepted that the store lost entries this ledger had
+    /// signed (a restored backup, a lost WAL): the checkpoint that can no
+    /// longer be extended, and how many entries the store kept. Appended
+    /// before anything else is signed onto the shortened log, so the
+    /// inconsistency with that checkpoint is explained in the log itself.
+    LossAccepted(LossAccepted),
 }
 
 impl Event {
     /// The subject this event is about, if any.
     pub fn subject(&self) -> Option<&Pseudonym> {
         match self {
-            Event::LedgerInitialized(_) | Event::KeyRotated(_) | Event::PolicyPublished(_) => None,
+            Event::LedgerInitialized(_)
+            | Event::KeyRotated(_)
+            | Event::PolicyPublished(_)
+            | Event::LossAccepted(_) => None,
             Event::ConsentGranted(e) => Some(&e.subject),
             Event::ConsentWithdrawn(e) => Some(&e.subject),
             Event::Unsubscribed(e) => Some(&e.subject),
@@ -72,7 +81,10 @@ impl Event {
     /// The evidence reference, if the event carries one.
     pub fn evidence(&self) -> Option<&Digest> {
         match self {
-            Event::LedgerInitialized(_) | Event::KeyRotated(_) | Event::PolicyPublished(_) => None,
+            Event::LedgerInitialized(_)
+            | Event::KeyRotated(_)
+            | Event::PolicyPublished(_)
+            | Event::LossAccepted(_) => None,
             Event::ConsentGranted(e) => e.evidence.as_ref(),
             Event::ConsentWithdrawn(e) => e.evidence.as_ref(),
             Event::Unsubscribed(e) => e.evidence.as_ref(),
@@ -100,6 +112,7 @@ impl Event {
             Event::AccountClosed(e) => serde_json::to_string(e),
             Event::ErasureRequested(e) => serde_json::to_string(e),
             Event::RecipientNotified(e) => serde_json::to_string(e),
+            Event::LossAccepted(e) => serde_json::to_string(e),
         };
         s.expect("event payloads serialise to plain JSON")
     }
@@ -119,6 +132,7 @@ impl Event {
             "account_closed" => Event::AccountClosed(serde_json::from_str(payload)?),
             "erasure_requested" => Event::ErasureRequested(serde_json::from_str(payload)?),
             "recipient_notified" => Event::RecipientNotified(serde_json::from_str(payload)?),
+            "loss_accepted" => Event::LossAccepted(serde_json::from_str(payload)?),
             other => {
                 return Err(serde_json::Error::custom(format!(
                     "unknown event type {other:?}"
@@ -141,6 +155,7 @@ impl Event {
             Event::AccountClosed(_) => "account_closed",
             Event::ErasureRequested(_) => "erasure_requested",
             Event::RecipientNotified(_) => "recipient_notified",
+            Event::LossAccepted(_) => "loss_accepted",
         }
     }
 }
@@ -171,6 +186,21 @@ pub struct RecipientNotified {
     pub purposes: Vec<PurposeId>,
     pub recipient: RecipientId,
     pub subject: Pseudonym,
+}
+
+/// A loss of signed entries, accepted by the operator.
+// Fields in code-point order, as in every payload (serde then writes JCS).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LossAccepted {
+    /// The signed checkpoint (C2SP signed note, as the key directory kept
+    /// it) that the store no longer extends.
+    pub checkpoint: String,
+    /// Entries the store kept (0..kept); the checkpoint covered more, or
+    /// other entries at the same positions.
+    pub kept: u64,
+    /// The operator's reason (no personal data).
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

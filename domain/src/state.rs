@@ -318,7 +318,10 @@ impl LedgerState {
     pub fn apply(&mut self, event: &Event, at: Timestamp) {
         self.latest = Some(self.latest.map_or(at, |l| l.max(at)));
         match event {
-            Event::LedgerInitialized(_) | Event::KeyRotated(_) | Event::RecipientNotified(_) => {}
+            Event::LedgerInitialized(_)
+            | Event::KeyRotated(_)
+            | Event::RecipientNotified(_)
+            | Event::LossAccepted(_) => {}
             Event::PolicyPublished(p) => self.policies.push(PublishedPolicy {
                 policy: Arc::new(p.policy.clone()),
                 changes: Arc::new(p.changes.clone()),

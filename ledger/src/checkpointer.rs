@@ -59,6 +59,8 @@ pub struct Checkpointer<S> {
     published: watch::Sender<Option<StoredCheckpoint>>,
     /// One publication at a time in this process.
     publishing: Mutex<HashMap<String, NoteSigner>>,
+    /// Why the checkpointer stopped for good (it refused to sign).
+    stopped: watch::Sender<Option<String>>,
 }
 
 impl<S: Store> Checkpointer<S> {
@@ -80,7 +82,14 @@ impl<S: Store> Checkpointer<S> {
             heads,
             published,
             publishing: Mutex::new(HashMap::new()),
+            stopped: watch::channel(None).0,
         }))
+    }
+
+    /// Why checkpoints are no longer published, if they are not (the log
+    /// refused to sign one: `/healthz` reports it).
+    pub fn stopped(&self) -> Option<String> {
+        self.stopped.borrow().clone()
     }
 
     /// The last checkpoint published, as it changes.
@@ -114,6 +123,7 @@ impl<S: Store> Checkpointer<S> {
                     | LedgerError::InvalidName(_)),
                 ) => {
                     error!(error = %e, "stopped publishing checkpoints");
+                    self.stopped.send_replace(Some(e.to_string()));
                     return;
                 }
                 Err(e) => error!(error = %e, "publishing a checkpoint failed; retrying"),
@@ -163,12 +173,13 @@ impl<S: Store> Checkpointer<S> {
         // (the store may have lost what the stored checkpoints said).
         if let Some(known) = self.remembered()? {
             if known.size > head.size {
-                return Err(LedgerError::StoreRolledBack {
-                    detail: format!(
-                        "the tree has {} entries; this ledger signed checkpoint {} before",
-                        head.size, known.size
-                    ),
-                });
+                // Another writer sharing the keys signed further than this
+                // one has followed (a rolled-back store is the writer's to
+                // refuse, at start and after a failure): try again later.
+                return Err(LedgerError::Unavailable(format!(
+                    "the tree has {} entries; checkpoint {} was signed already: waiting to catch up",
+                    head.size, known.size
+                )));
             }
             let proof = self
                 .reader
@@ -236,6 +247,11 @@ impl<S: Store> Checkpointer<S> {
         let latest = self.store.latest_checkpoint().await?;
         self.announce(latest.clone());
         Ok(latest)
+    }
+
+    /// The key directory (where the signed checkpoint is remembered).
+    pub(crate) fn keys_dir(&self) -> &std::path::Path {
+        self.keys.dir()
     }
 
     /// The checkpoint this ledger's key directory remembers signing.

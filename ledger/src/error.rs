@@ -17,8 +17,11 @@ pub enum LedgerError {
     Key(#[from] KeyError),
     #[error("the stored log is inconsistent at entry {seq}: {detail}; run `consent verify`")]
     Corrupt { seq: u64, detail: String },
-    /// The batch was not committed (storage failed); nothing was appended.
-    #[error("storage unavailable, nothing was appended: {0}")]
+    /// Storage failed: the append was not acknowledged. It was not
+    /// appended, or (a commit whose answer was lost with the database
+    /// connection) it may have been; a retry with the same idempotency key
+    /// is safe either way.
+    #[error("storage unavailable, the append was not acknowledged: {0}")]
     Unavailable(String),
     /// The disk holding the ledger is full; nothing was appended. The
     /// writer resumes by itself once space is back.

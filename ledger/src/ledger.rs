@@ -4,9 +4,12 @@
 
 use std::sync::Arc;
 
+use consent_domain::event::LossAccepted;
 use consent_domain::Submission;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
-use tracing::{info, instrument};
+use tracing::{info, instrument, warn};
+
+use crate::signed_memory::SignedCheckpoint;
 
 use crate::checkpointer::{CheckpointConfig, Checkpointer};
 use crate::error::LedgerError;
@@ -24,6 +27,11 @@ pub struct LedgerConfig {
     pub max_batch: usize,
     /// When checkpoints are published and which keys sign them.
     pub checkpoints: CheckpointConfig,
+    /// Accept, with this reason, that the store lost entries the key
+    /// directory remembers signing (`consent recover accept-loss`): a
+    /// `loss_accepted` entry records it before anything else is appended.
+    /// Without it such a store is refused (`store_rolled_back`).
+    pub accept_loss: Option<String>,
     /// Maintain the Merkle tree in the append path. Only a benchmark's
     /// baseline turns this off: such a ledger stores no tiles, publishes
     /// no checkpoints and can give no proofs or receipts.
@@ -37,6 +45,7 @@ impl Default for LedgerConfig {
             name: "localhost/consent-ledger".into(),
             max_batch: 4096,
             checkpoints: CheckpointConfig::default(),
+            accept_loss: None,
             merkle_tree: true,
         }
     }
@@ -52,6 +61,9 @@ pub struct Ledger<S> {
     name: String,
     checkpointer: Arc<Checkpointer<S>>,
     health: watch::Receiver<WriterHealth>,
+    /// The `loss_accepted` entry this open appended: (its seq, the size of
+    /// the checkpoint whose loss it records).
+    loss_recorded: Option<(u64, u64)>,
     /// This process's right to append (single-writer stores).
     _claim: Arc<WriterClaim>,
 }
@@ -66,6 +78,7 @@ impl<S> Clone for Ledger<S> {
             name: self.name.clone(),
             checkpointer: self.checkpointer.clone(),
             health: self.health.clone(),
+            loss_recorded: self.loss_recorded,
             _claim: self._claim.clone(),
         }
     }
@@ -76,6 +89,9 @@ impl<S: Store> Ledger<S> {
     pub async fn open(store: S, keys: KeyStore, config: LedgerConfig) -> Result<Self, LedgerError> {
         let store = Arc::new(store);
         let claim = Arc::new(store.claim_writer().await?);
+        // Read before the replay: another writer sharing the key directory
+        // may remember a larger checkpoint by the time the replay ends.
+        let remembered = recalled(&keys)?;
         let mut replayed = replay(&*store).await?;
         if replayed.active_key.is_none() {
             // The name is the origin of every checkpoint: a note key name.
@@ -116,7 +132,23 @@ impl<S: Store> Ledger<S> {
                 "stored the Merkle tree tiles the log lacked"
             );
         }
-        trust_the_store(&*store, &keys, &replayed).await?;
+        // A loss already on record (a crash before the remembered
+        // checkpoint was set aside): set it aside now.
+        if let Some(known) = remembered
+            .as_ref()
+            .filter(|k| replayed.losses_accepted.contains(&k.note))
+        {
+            crate::signed_memory::set_aside(keys.dir(), known)
+                .map_err(|e| LedgerError::Unavailable(e.to_string()))?;
+        }
+        let lost = match trust_the_store(&*store, remembered.clone(), &replayed).await {
+            Ok(()) => None,
+            Err(LedgerError::StoreRolledBack { detail }) => match &config.accept_loss {
+                Some(reason) => Some((remembered.clone(), reason.clone(), detail)),
+                None => return Err(LedgerError::StoreRolledBack { detail }),
+            },
+            Err(e) => return Err(e),
+        };
         let (tree_head, heads) = watch::channel(replayed.tree_head());
         let checkpointer = Checkpointer::new(
             store.clone(),
@@ -126,9 +158,6 @@ impl<S: Store> Ledger<S> {
             heads,
         )
         .await?;
-        if config.merkle_tree {
-            tokio::spawn(checkpointer.clone().run());
-        }
         let core = Box::new(Core {
             key: keys.load(&active)?,
             log: replayed,
@@ -136,6 +165,7 @@ impl<S: Store> Ledger<S> {
             tree: config.merkle_tree,
         });
         let next = core.log.head.next_seq;
+        let head_hash = core.log.head.prev.clone();
         info!(
             entries = next,
             subjects = core.log.state.subject_count(),
@@ -155,6 +185,10 @@ impl<S: Store> Ledger<S> {
             tree_head,
             health: health_tx,
             failure: None,
+            published_hash: hex::decode(&head_hash)
+                .ok()
+                .and_then(|h| h.try_into().ok())
+                .unwrap_or([0; 32]),
         };
         // The reserve is taken before the first append; on a disk already
         // full the writer starts closed and opens once space is back.
@@ -162,7 +196,7 @@ impl<S: Store> Ledger<S> {
             writer.start_closed(&e.into()).await;
         }
         tokio::spawn(writer.run(rx));
-        Ok(Self {
+        let mut ledger = Self {
             store,
             tx,
             committed,
@@ -170,8 +204,56 @@ impl<S: Store> Ledger<S> {
             name,
             checkpointer,
             health,
+            loss_recorded: None,
             _claim: claim,
-        })
+        };
+        if let Some((Some(known), reason, detail)) = lost {
+            let size = known.size;
+            let seq = ledger.record_loss(known, reason, &detail).await?;
+            ledger.loss_recorded = Some((seq, size));
+        }
+        // Only now: nothing is signed onto a rolled-back store before its
+        // loss is on record.
+        if config.merkle_tree {
+            tokio::spawn(ledger.checkpointer.clone().run());
+        }
+        Ok(ledger)
+    }
+
+    /// Appends `loss_accepted` for the remembered checkpoint the store no
+    /// longer extends, then sets the remembered checkpoint aside.
+    async fn record_loss(
+        &self,
+        known: SignedCheckpoint,
+        reason: String,
+        detail: &str,
+    ) -> Result<u64, LedgerError> {
+        let (reply, answer) = oneshot::channel();
+        // `kept` is set by the writer: the entries before this one.
+        let event = LossAccepted {
+            checkpoint: known.note.clone(),
+            kept: 0,
+            reason,
+        };
+        self.tx
+            .send(Request::AcceptLoss { event, reply })
+            .await
+            .map_err(|_| LedgerError::WriterStopped)?;
+        let appended = answer
+            .await
+            .map_err(|_| LedgerError::WriterStopped)??
+            .map_err(|r| LedgerError::Unavailable(r.to_string()))?;
+        let kept = crate::signed_memory::set_aside(self.checkpointer.keys_dir(), &known)
+            .map_err(|e| LedgerError::Unavailable(e.to_string()))?;
+        warn!(seq = appended.seq, checkpoint = known.size, %detail, kept = %kept.display(),
+            "recorded the accepted loss of signed entries");
+        Ok(appended.seq)
+    }
+
+    /// The `loss_accepted` entry this open appended (`accept_loss`): its
+    /// seq and the size of the lost checkpoint.
+    pub fn loss_recorded(&self) -> Option<(u64, u64)> {
+        self.loss_recorded
     }
 
     /// Whether the writer takes appends (and why not), as it changes.
@@ -275,9 +357,9 @@ impl<S: Store> Ledger<S> {
 /// the head entry's hash and signature, the stored tree's root against the
 /// entries', and that the log extends the checkpoint the key directory
 /// remembers signing.
-async fn trust_the_store<S: Store>(
+pub(crate) async fn trust_the_store<S: Store>(
     store: &S,
-    keys: &KeyStore,
+    known: Option<SignedCheckpoint>,
     replayed: &Replayed,
 ) -> Result<(), LedgerError> {
     let size = replayed.head.next_seq;
@@ -298,9 +380,7 @@ async fn trust_the_store<S: Store>(
                 .into(),
         });
     }
-    let known = crate::signed_memory::recall(keys.dir())
-        .map_err(|e| LedgerError::Unavailable(e.to_string()))?;
-    if let Some(known) = known {
+    if let Some(known) = known.filter(|k| !replayed.losses_accepted.contains(&k.note)) {
         if known.size > size {
             return Err(LedgerError::StoreRolledBack {
                 detail: format!(
@@ -321,4 +401,9 @@ async fn trust_the_store<S: Store>(
         }
     }
     Ok(())
+}
+
+/// The checkpoint the key directory remembers signing.
+pub(crate) fn recalled(keys: &KeyStore) -> Result<Option<SignedCheckpoint>, LedgerError> {
+    crate::signed_memory::recall(keys.dir()).map_err(|e| LedgerError::Unavailable(e.to_string()))
 }

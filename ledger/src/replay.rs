@@ -36,6 +36,8 @@ pub struct Replayed {
     pub key_times: Vec<Timestamp>,
     /// The Merkle tree over the entries so far (leaf = the stored line).
     pub tree: TreeBuilder,
+    /// Signed checkpoints whose loss the log records (`loss_accepted`).
+    pub losses_accepted: Vec<String>,
 }
 
 impl Replayed {
@@ -54,6 +56,7 @@ impl Replayed {
             key_times: Vec::new(),
             evidence_seqs: HashMap::new(),
             tree: TreeBuilder::default(),
+            losses_accepted: Vec::new(),
         }
     }
 
@@ -84,6 +87,7 @@ impl Replayed {
                 self.keys.push((g.key_id.clone(), g.public_key.clone()));
                 self.key_times.push(entry.recorded_at);
             }
+            Event::LossAccepted(l) => self.losses_accepted.push(l.checkpoint.clone()),
             Event::KeyRotated(r) => {
                 self.active_key = Some(r.key_id.clone());
                 self.keys.push((r.key_id.clone(), r.public_key.clone()));

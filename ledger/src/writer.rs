@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use consent_domain::event::{KeyRotated, LedgerInitialized, RecipientNotified};
+use consent_domain::event::{KeyRotated, LedgerInitialized, LossAccepted, RecipientNotified};
 use consent_domain::pseudonym::{evidence_ref, pseudonym};
 use consent_domain::{Command, Digest, Event, Pseudonym, Submission, Timestamp};
 use ed25519_dalek::Signer;
@@ -52,6 +52,11 @@ pub(crate) enum Request {
         reply: oneshot::Sender<AppendResult>,
     },
     RotateKey {
+        reply: oneshot::Sender<AppendResult>,
+    },
+    /// The operator's acceptance of signed entries the store lost.
+    AcceptLoss {
+        event: LossAccepted,
         reply: oneshot::Sender<AppendResult>,
     },
     /// A recipient's confirmed notification: appended once per (entry,
@@ -279,6 +284,19 @@ impl Core {
                     });
                     signers.push(next.clone());
                     new_key = Some(next);
+                }
+                Request::AcceptLoss { event, .. } => {
+                    let event = Event::LossAccepted(LossAccepted {
+                        kept: self.log.head.next_seq,
+                        ..event.clone()
+                    });
+                    match self.admit(event, &signers, &mut staged) {
+                        Ok((_, index)) => outcomes.push(Outcome::Pending {
+                            index,
+                            subject: None,
+                        }),
+                        Err(r) => outcomes.push(Outcome::Now(Ok(Err(r)))),
+                    }
                 }
                 Request::RecordNotification { event, .. } => {
                     let key = notification_key(event.entry, event.recipient.as_str());
@@ -523,6 +541,9 @@ pub(crate) struct Writer<S> {
     pub health: watch::Sender<WriterHealth>,
     /// Set while the writer is closed after a failure.
     pub failure: Option<Failing>,
+    /// The hash of the last entry published (`committed`): a store that no
+    /// longer holds it was rolled back under the writer.
+    pub published_hash: [u8; 32],
 }
 
 /// Whether the writer appends, as `/healthz` and the metrics report it.
@@ -552,12 +573,13 @@ impl Failure {
             error,
             LedgerError::StorageFull(_) | LedgerError::Store(StoreError::Full(_))
         );
+        let code = match error {
+            _ if full => STORAGE_FULL,
+            LedgerError::StoreRolledBack { .. } => ROLLED_BACK,
+            _ => "storage_unavailable",
+        };
         Self {
-            code: if full {
-                STORAGE_FULL
-            } else {
-                "storage_unavailable"
-            },
+            code,
             reason: error.to_string(),
             since: Timestamp::now(),
         }
@@ -567,12 +589,16 @@ impl Failure {
     pub fn error(&self) -> LedgerError {
         match self.code {
             STORAGE_FULL => LedgerError::StorageFull(self.reason.clone()),
+            ROLLED_BACK => LedgerError::StoreRolledBack {
+                detail: self.reason.clone(),
+            },
             _ => LedgerError::Unavailable(self.reason.clone()),
         }
     }
 }
 
 const STORAGE_FULL: &str = "storage_full";
+const ROLLED_BACK: &str = "store_rolled_back";
 
 /// The closed state: what went wrong, and when to try recovering.
 pub(crate) struct Failing {
@@ -709,6 +735,11 @@ impl<S: Store> Writer<S> {
             if full {
                 self.store.restore_reserve().await?;
             }
+            // On a shared store, recover holding the append lock: no other
+            // writer moves the head while it is re-read.
+            if self.store.lock_appends().await? {
+                self.lock_held_since = Some(std::time::Instant::now());
+            }
             if dirty {
                 self.reload().await
             } else {
@@ -716,6 +747,7 @@ impl<S: Store> Writer<S> {
             }
         }
         .await;
+        self.release_lock().await;
         match result {
             Ok(()) => {
                 let head = self.next_seq();
@@ -735,9 +767,7 @@ impl<S: Store> Writer<S> {
                 failing.backoff = (failing.backoff * 2).min(RECOVER_AT_MOST);
                 failing.retry_at = tokio::time::Instant::now() + failing.backoff;
                 let now = Failure::of(&e);
-                if now.code == STORAGE_FULL {
-                    failing.failure.code = STORAGE_FULL;
-                }
+                failing.failure.code = now.code;
                 failing.failure.reason = now.reason;
                 let failure = failing.failure.clone();
                 self.health.send_modify(|h| h.failing = Some(failure));
@@ -815,8 +845,9 @@ impl<S: Store> Writer<S> {
     }
 
     /// Passes committed entries on: the committed head, and the feed.
-    fn publish(&self, fresh: Vec<Committed>) {
+    fn publish(&mut self, fresh: Vec<Committed>) {
         let Some(last) = fresh.last() else { return };
+        self.published_hash = last.hash;
         self.committed.send_replace(last.seq);
         if self.feed.receiver_count() > 0 {
             let _ = self.feed.send(fresh.into());
@@ -856,7 +887,7 @@ impl<S: Store> Writer<S> {
                 Request::RecordNotification { event, .. } => {
                     notification_keys.push(notification_key(event.entry, event.recipient.as_str()))
                 }
-                Request::RotateKey { .. } => {}
+                Request::RotateKey { .. } | Request::AcceptLoss { .. } => {}
             }
         }
         keys.extend(notification_keys.iter().map(String::as_str));
@@ -889,14 +920,37 @@ impl<S: Store> Writer<S> {
     /// batch whose commit was reported failed may have committed).
     async fn reload(&mut self) -> Result<(), LedgerError> {
         let published = *self.committed.borrow();
+        let published_hash = self.published_hash;
+        let keys = self
+            .core
+            .as_ref()
+            .expect("core is present between batches")
+            .keys
+            .clone();
+        let remembered = crate::ledger::recalled(&keys)?;
         let mut fresh = Vec::new();
+        let mut same_past = false;
         let mut r = crate::replay::Replayed::empty();
         catch_up(&*self.store, &mut r, |row, entry| {
+            if entry.seq == published {
+                same_past = row.hash.as_slice() == published_hash;
+            }
             if entry.seq > published {
                 fresh.push(committed(row, entry));
             }
         })
         .await?;
+        // What was acknowledged and published must still be there (a
+        // failover to a replica that was behind must not let this writer
+        // hand out those sequence numbers again).
+        if !same_past {
+            return Err(LedgerError::StoreRolledBack {
+                detail: format!(
+                    "entry {published}, acknowledged before the failure, is not in the store as it was"
+                ),
+            });
+        }
+        crate::ledger::trust_the_store(&*self.store, remembered, &r).await?;
         let stored = self.store.head().await?;
         let equal = stored
             .as_ref()
@@ -1024,6 +1078,7 @@ fn fail_all(requests: Vec<Request>, failure: &Failure) {
     for request in requests {
         let (Request::Append { reply, .. }
         | Request::RotateKey { reply }
+        | Request::AcceptLoss { reply, .. }
         | Request::RecordNotification { reply, .. }) = request;
         let _ = reply.send(Err(failure.error()));
     }
@@ -1044,6 +1099,7 @@ fn answer(requests: Vec<Request>, prepared: Prepared) {
     for (request, outcome) in requests.into_iter().zip(prepared.outcomes) {
         let (Request::Append { reply, .. }
         | Request::RotateKey { reply }
+        | Request::AcceptLoss { reply, .. }
         | Request::RecordNotification { reply, .. }) = request;
         let result = match outcome {
             Outcome::Now(r) => r,

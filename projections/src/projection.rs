@@ -133,9 +133,10 @@ impl ConsentProjection {
             hash,
         };
         let fact = match event {
-            Event::LedgerInitialized(_) | Event::KeyRotated(_) | Event::RecipientNotified(_) => {
-                None
-            }
+            Event::LedgerInitialized(_)
+            | Event::KeyRotated(_)
+            | Event::RecipientNotified(_)
+            | Event::LossAccepted(_) => None,
             Event::PolicyPublished(p) => {
                 self.publish(&p.policy, &p.changes, at);
                 None

@@ -11,6 +11,7 @@ mod key;
 mod policy;
 mod proof;
 mod receipt;
+mod recover;
 mod relay;
 mod schemas;
 mod serve;
@@ -88,6 +89,9 @@ enum Command {
     Proof(proof::ProofCommand),
     /// The consent receipt of an entry, or `receipt verify` one offline.
     Receipt(receipt::ReceiptArgs),
+    /// After a rolled-back store: record the accepted loss and go on.
+    #[command(subcommand)]
+    Recover(recover::RecoverCommand),
     /// Run a C2SP tlog-witness that cosigns consistent checkpoints.
     #[command(subcommand)]
     Witness(witness::WitnessCommand),
@@ -114,6 +118,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::DeadLetters => dead_letters::run(&at).await,
         Command::Witness(c) => witness::run(c).await,
         Command::Checkpoint => checkpoint::run(&at).await,
+        Command::Recover(c) => recover::run(&at, c).await,
         Command::Proof(c) => proof::run(&at, c).await,
         Command::Receipt(a) => receipt::run(&at, a).await,
     }

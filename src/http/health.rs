@@ -4,9 +4,11 @@
 //! applied everything committed (it is given [`PROJECTION_BOUND`] to catch
 //! up with the head seen when asked). Otherwise 503 with the reason:
 //! `failing` while the writer refuses appends (`storage_full`,
-//! `storage_unavailable`: it reopens by itself once its state is proved
-//! equal to the store), `degraded` while decisions lag behind the log
-//! (`projection_behind`). Decisions are still answered while the writer
+//! `storage_unavailable`, `store_rolled_back`: it reopens by itself once
+//! its state is proved equal to the store), has stopped (`writer_stopped`)
+//! or checkpoints are refused (`checkpoints_stopped`); `degraded` while
+//! decisions lag behind the log (`projection_behind`); `draining` while
+//! the server stops. Decisions are still answered while the writer
 //! fails; a load balancer that routes decisions may keep using the node.
 
 use std::sync::Arc;
@@ -40,6 +42,26 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Va
     if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
         body["status"] = json!("draining");
         body["reason"] = json!("shutting_down");
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body));
+    }
+    let writer_stopped = state
+        .writer
+        .as_ref()
+        .is_some_and(|ledger| ledger.health().has_changed().is_err());
+    if writer_stopped {
+        body["status"] = json!("failing");
+        body["reason"] = json!("writer_stopped");
+        body["appends"] = json!("refused");
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body));
+    }
+    if let Some(stopped) = state
+        .writer
+        .as_ref()
+        .and_then(|ledger| ledger.checkpointer().stopped())
+    {
+        body["status"] = json!("failing");
+        body["reason"] = json!("checkpoints_stopped");
+        body["detail"] = json!(stopped);
         return (StatusCode::SERVICE_UNAVAILABLE, Json(body));
     }
     if let Some(failure) = writer.as_ref().and_then(|w| w.failing.as_ref()) {

@@ -459,10 +459,23 @@ async fn a_history_rewritten_and_resigned_with_the_ledger_key_fails_verify_since
 
     rewrite_history(&t, 10).await;
     // The chain is whole again: signatures, links, stored hashes, tiles.
-    let out = t.consent(&["verify"], None);
+    // An auditor without the ledger's key directory sees nothing wrong in
+    // an export of it...
+    let export = t.dir.path().join("rewritten.jsonl");
+    let out = t.consent(&["export", "--out", export.to_str().unwrap()], None);
+    assert!(out.status.success(), "{out:?}");
+    let out = t.consent(&["verify", "--file", export.to_str().unwrap()], None);
     assert!(
         out.status.success(),
         "the re-signed chain verifies on its own: {out:?}"
+    );
+    // ...while the ledger's own key directory remembers what it signed.
+    let out = t.consent(&["verify"], None);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        json_lines(&out)[0]["reason"],
+        "store_rolled_back",
+        "{out:?}"
     );
     // Against the checkpoint saved on the first visit it does not.
     let out = t.consent(&since, None);

@@ -43,6 +43,9 @@ pub enum StoreError {
     /// head + 1, or `prev` not the head's hash): a writer's state was stale.
     #[error("entry {0} does not extend the stored head; the store refused it")]
     ChainBroken(u64),
+    /// A file beside the database could not be written or read.
+    #[error("{0}")]
+    Io(String),
 }
 
 /// The message both engines' chain triggers raise (migration 0005).

@@ -57,7 +57,11 @@ impl PgStore {
                 }
             }
         }
-        let options = PgConnectOptions::from_str(url)?.application_name("consent-ledger");
+        // An acknowledgement waits for the WAL flush whatever the server's
+        // default says.
+        let options = PgConnectOptions::from_str(url)?
+            .application_name("consent-ledger")
+            .options([("synchronous_commit", "on")]);
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
@@ -109,6 +113,8 @@ async fn listen(mut listener: PgListener, pool: PgPool, tx: watch::Sender<u64>) 
                         });
                     }
                 }
+                // The store was closed: let go of the listener's connection.
+                Err(sqlx::Error::PoolClosed) => return,
                 Err(e) => {
                     warn!(error = %e, "listening for other writers' commits failed; retrying");
                     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -550,7 +556,9 @@ impl Store for PgStore {
     }
 
     async fn close(&self) {
-        self.pool.close().await;
+        // Bounded: a connection still checked out elsewhere must not hold
+        // the process up at exit.
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.pool.close()).await;
     }
 
     async fn unlock_appends(&self) {

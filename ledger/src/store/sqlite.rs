@@ -66,8 +66,18 @@ impl SqliteStore {
     /// replica, refilled from Kafka): `synchronous = NORMAL`, so a commit
     /// is atomic but not fsynced; a crash may lose the last few commits,
     /// and the positions written with them, never only one of the two.
+    ///
+    /// A replica takes entries in the order they arrive from Kafka's
+    /// partitions, before the gaps between them fill (its node verifies
+    /// them as they become contiguous), so it has no chain trigger: the
+    /// system of record enforces the chain; a replica is checked by
+    /// `consent verify`.
     pub async fn open_replica(url: &str) -> Result<Self, StoreError> {
-        Self::open_with(url, SqliteSynchronous::Normal).await
+        let store = Self::open_with(url, SqliteSynchronous::Normal).await?;
+        sqlx::query("DROP TRIGGER IF EXISTS entries_extend_chain")
+            .execute(&store.writer)
+            .await?;
+        Ok(store)
     }
 
     async fn open_with(url: &str, synchronous: SqliteSynchronous) -> Result<Self, StoreError> {
@@ -188,6 +198,14 @@ fn write_reserve(path: &std::path::Path, bytes: u64) -> Result<(), StoreError> {
     }
     let attempt = || -> std::io::Result<()> {
         let mut file = std::fs::File::create(path)?;
+        // Allocated blocks, not a sparse or compressible file; written out
+        // where the filesystem cannot allocate.
+        let allocated = rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, bytes);
+        match allocated {
+            Ok(()) => return file.sync_all(),
+            Err(e) if e == rustix::io::Errno::NOSPC => return Err(e.into()),
+            Err(_) => {}
+        }
         let chunk = vec![0u8; 1 << 20];
         let mut left = bytes;
         while left > 0 {
@@ -202,7 +220,7 @@ fn write_reserve(path: &std::path::Path, bytes: u64) -> Result<(), StoreError> {
         if e.raw_os_error() == Some(28) {
             StoreError::Full(format!("no room for the {} MiB reserve", bytes >> 20))
         } else {
-            StoreError::Full(format!("the reserve could not be written: {e}"))
+            StoreError::Io(format!("the disk reserve could not be written: {e}"))
         }
     })
 }
@@ -689,7 +707,7 @@ impl Store for SqliteStore {
         let bytes = reserve_bytes();
         tokio::task::spawn_blocking(move || write_reserve(&reserve, bytes))
             .await
-            .map_err(|e| StoreError::Full(e.to_string()))?
+            .map_err(|e| StoreError::Io(e.to_string()))?
     }
 
     async fn close(&self) {

@@ -209,6 +209,7 @@ impl TempLedger {
 pub fn consent_in(cwd: &Path, url: &str, args: &[&str], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_consent"));
     cmd.current_dir(cwd)
+        .env("CONSENT_DISK_RESERVE_MIB", "1")
         .arg("--db")
         .arg(url)
         .args(args)

@@ -80,6 +80,8 @@ pub fn start_serve(
         .current_dir(t.dir.path())
         .args(&args)
         .env("CONSENT_LOG", "debug")
+        // A small disk reserve per test ledger (tests that need one say so).
+        .env("CONSENT_DISK_RESERVE_MIB", "1")
         .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(log)
@@ -160,12 +162,16 @@ pub struct Proc {
     pub log: std::path::PathBuf,
 }
 
+/// Sends SIGTERM to a child process.
+pub fn sigterm(child: &Child) {
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("a child has a pid");
+    let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+}
+
 impl Proc {
     /// SIGTERM, then waits for the exit (up to 30 s); the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        sigterm(&self.child);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {

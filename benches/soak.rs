@@ -80,10 +80,11 @@ async fn open_loop(
 ) {
     let mut ticker = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut i = 0u64;
+    let mut next = 0u64;
     while Instant::now() < until {
         ticker.tick().await;
-        i += 1;
+        let i = next;
+        next += 1;
         let (client, url, key, lat, errors) = (
             client.clone(),
             url.clone(),
@@ -111,11 +112,11 @@ fn grant(i: u64) -> serde_json::Value {
     // Alternating grants and withdrawals over the fixed subjects.
     let s = format!("s{}", i % SUBJECTS);
     if (i / SUBJECTS) % 2 == 0 {
-        json!({"type": "consent_granted", "subject": s, "purpose": "newsletter",
+        json!({"type": "consent_granted", "subject": s, "purpose": "affiliate-sharing",
                "data_categories": ["email-address"], "policy_version": "2023-11-29",
                "channel": "web"})
     } else {
-        json!({"type": "consent_withdrawn", "subject": s, "purpose": "newsletter",
+        json!({"type": "consent_withdrawn", "subject": s, "purpose": "affiliate-sharing",
                "channel": "web"})
     }
 }

@@ -47,18 +47,7 @@ async fn the_export_holds_no_personal_data_and_no_secret() {
         !text.contains("192.0.2.10"),
         "evidence never leaves the database"
     );
-    let key_file = std::fs::read_dir(t.keys())
-        .unwrap()
-        .find(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "key")
-        })
-        .unwrap()
-        .unwrap()
-        .path();
+    let key_file = t.key_file();
     let seed = std::fs::read_to_string(key_file).unwrap();
     assert!(
         !text.contains(seed.trim()),

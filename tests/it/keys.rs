@@ -13,18 +13,7 @@ async fn the_first_key_is_private_and_show_prints_it() {
     populated(&t, 1).await;
     let dir_mode = std::fs::metadata(t.keys()).unwrap().permissions().mode() & 0o777;
     assert_eq!(dir_mode, 0o700);
-    let file = std::fs::read_dir(t.keys())
-        .unwrap()
-        .find(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "key")
-        })
-        .unwrap()
-        .unwrap()
-        .path();
+    let file = t.key_file();
     assert_eq!(
         std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
         0o600
@@ -54,18 +43,7 @@ async fn the_first_key_is_private_and_show_prints_it() {
 async fn a_key_file_others_can_read_is_refused() {
     let t = TempLedger::new();
     populated(&t, 1).await;
-    let file = std::fs::read_dir(t.keys())
-        .unwrap()
-        .find(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "key")
-        })
-        .unwrap()
-        .unwrap()
-        .path();
+    let file = t.key_file();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
     let out = t.consent(&["append"], Some(""));
     assert!(!out.status.success());

@@ -179,6 +179,15 @@ impl TempLedger {
     pub fn keys(&self) -> PathBuf {
         self.dir.path().join("ledger.keys")
     }
+    /// The first signing key file in the key directory (not the
+    /// remembered checkpoint or other files beside the keys).
+    pub fn key_file(&self) -> PathBuf {
+        std::fs::read_dir(self.keys())
+            .expect("a key directory")
+            .map(|e| e.expect("a directory entry").path())
+            .find(|p| p.extension().is_some_and(|x| x == "key"))
+            .expect("a key file")
+    }
     pub async fn open(&self) -> Ledger<AnyStore> {
         let store = self.store().await;
         let keys = KeyStore::open(self.keys()).expect("key store opens");

@@ -22,6 +22,10 @@ mod witness;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Everything the ledger writes holds or protects personal data (the
+    // database and its side files, keys, replicas, witness state, exports):
+    // readable by its owner only, whatever umask the caller has.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let args = <cli::Args as clap::Parser>::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

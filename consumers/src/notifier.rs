@@ -245,7 +245,7 @@ impl<S: Store> Sender<S> {
             .collect();
         let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
         // Already confirmed before a restart: not sent again.
-        let done = store.find_idempotency(&refs).await?;
+        let done = store.find_idempotency(&refs, 0).await?;
         let pending = recipients
             .iter()
             .zip(&keys)

@@ -7,10 +7,9 @@
 //! off the log before the rules see the command, so the rules only ever see
 //! `Command<Pseudonym, Digest>`.
 
-use std::borrow::Cow;
 use std::fmt;
 
-use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::event::{
@@ -19,6 +18,7 @@ use crate::event::{
 };
 use crate::ids::{Digest, Pseudonym};
 use crate::policy::PolicyVersion;
+pub use crate::subject_id::{InvalidSubjectId, SubjectId};
 
 /// A request to record something. The `type` names the event it would become.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -45,64 +45,6 @@ pub type Submission = Command<SubjectId, Evidence>;
 #[serde(deny_unknown_fields)]
 pub struct PublishPolicy {
     pub policy: PolicyVersion,
-}
-
-/// The controller's own identifier of a data subject (account id, email…).
-/// Personal data: it never enters the log, and `Debug` does not print it.
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct SubjectId(String);
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid subject identifier: {0}")]
-pub struct InvalidSubjectId(&'static str);
-
-impl SubjectId {
-    pub fn new(value: impl Into<String>) -> Result<Self, InvalidSubjectId> {
-        let value = value.into();
-        if value.is_empty() {
-            return Err(InvalidSubjectId("must not be empty"));
-        }
-        if value.len() > 256 {
-            return Err(InvalidSubjectId("longer than 256 bytes"));
-        }
-        if value.chars().any(char::is_control) {
-            return Err(InvalidSubjectId("must not contain control characters"));
-        }
-        Ok(Self(value))
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-impl fmt::Debug for SubjectId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SubjectId(<redacted>)")
-    }
-}
-impl TryFrom<String> for SubjectId {
-    type Error = InvalidSubjectId;
-    fn try_from(value: String) -> Result<Self, InvalidSubjectId> {
-        Self::new(value)
-    }
-}
-impl From<SubjectId> for String {
-    fn from(s: SubjectId) -> String {
-        s.0
-    }
-}
-impl JsonSchema for SubjectId {
-    fn schema_name() -> Cow<'static, str> {
-        "SubjectId".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "type": "string",
-            "minLength": 1,
-            "maxLength": 256,
-            "description": "The controller's identifier of the subject. Personal data: pseudonymised before it reaches the log.",
-        })
-    }
 }
 
 /// Evidence of how an event was collected (IP address, form text, email

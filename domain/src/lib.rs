@@ -24,6 +24,7 @@
 //!   the controller's subject id and inline evidence.
 //! - [`event`]: the recorded events.
 //! - [`pseudonym`]: keyed subject pseudonyms, salted evidence references.
+//! - [`subject_id`]: the controller's subject id in its one canonical form.
 //! - [`state`]: the fold and the rules.
 //! - [`error`]: business rejections.
 //! - [`schema`]: JSON Schemas (draft 2020-12) of the wire and log types.
@@ -37,6 +38,7 @@ pub mod policy_diff;
 pub mod pseudonym;
 pub mod schema;
 pub mod state;
+pub mod subject_id;
 pub mod timestamp;
 
 pub use command::{Command, Evidence, SubjectId, Submission};

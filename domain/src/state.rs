@@ -123,9 +123,10 @@ impl LedgerState {
                 Err(DomainError::AccountClosed)
             }
             Command::AccountClosed(_) if closed => Err(DomainError::AccountClosed),
-            Command::AccountClosed(_) | Command::ErasureRequested(_) if state.is_none() => {
-                Err(DomainError::UnknownSubject)
-            }
+            // An erasure request about someone the ledger holds nothing on
+            // is recorded all the same (the controller answered it), so the
+            // answer does not tell who is known.
+            Command::AccountClosed(_) if state.is_none() => Err(DomainError::UnknownSubject),
             _ => Ok(()),
         }
     }

@@ -75,8 +75,10 @@ impl LedgerError {
 pub enum Rejection {
     #[error(transparent)]
     Domain(#[from] DomainError),
-    #[error("idempotency key {key:?} was already used for a different request")]
-    IdempotencyConflict { key: String },
+    /// The key was used for a different request in the same scope (the
+    /// key is not repeated: it may be personal).
+    #[error("this Idempotency-Key was already used for a different request")]
+    IdempotencyConflict,
     #[error("invalid idempotency key: {0}")]
     InvalidIdempotencyKey(&'static str),
     /// Entries are Merkle leaves and tile-bundle records, each at most
@@ -90,7 +92,7 @@ impl Rejection {
     pub fn code(&self) -> &'static str {
         match self {
             Rejection::Domain(e) => e.code(),
-            Rejection::IdempotencyConflict { .. } => "idempotency_conflict",
+            Rejection::IdempotencyConflict => "idempotency_conflict",
             Rejection::InvalidIdempotencyKey(_) => "invalid_idempotency_key",
             Rejection::EntryTooLarge { .. } => "entry_too_large",
         }

@@ -37,6 +37,8 @@ pub struct LedgerConfig {
     /// no checkpoints and can give no proofs or receipts.
     #[doc(hidden)]
     pub merkle_tree: bool,
+    /// How long an idempotency key is remembered (default 7 days).
+    pub idempotency_ttl: std::time::Duration,
 }
 
 impl Default for LedgerConfig {
@@ -47,6 +49,7 @@ impl Default for LedgerConfig {
             checkpoints: CheckpointConfig::default(),
             accept_loss: None,
             merkle_tree: true,
+            idempotency_ttl: crate::idempotency::DEFAULT_TTL,
         }
     }
 }
@@ -105,6 +108,7 @@ impl<S: Store> Ledger<S> {
                 key: keys.generate()?,
                 keys: keys.clone(),
                 tree: true,
+                key_ttl: config.idempotency_ttl,
             };
             let batch = core.genesis(&config.name);
             match store.commit(&batch).await {
@@ -163,6 +167,7 @@ impl<S: Store> Ledger<S> {
             log: replayed,
             keys,
             tree: config.merkle_tree,
+            key_ttl: config.idempotency_ttl,
         });
         let next = core.log.head.next_seq;
         let head_hash = core.log.head.prev.clone();
@@ -189,7 +194,15 @@ impl<S: Store> Ledger<S> {
                 .ok()
                 .and_then(|h| h.try_into().ok())
                 .unwrap_or([0; 32]),
+            scrub_due: false,
+            keys_expired_at: None,
         };
+        // An erasure committed just before a crash may not have been
+        // scrubbed from the files yet.
+        if let Err(e) = store.scrub_erased().await {
+            warn!(error = %e, "erased rows could not be scrubbed from the files yet; will retry");
+            writer.scrub_due = true;
+        }
         // The reserve is taken before the first append; on a disk already
         // full the writer starts closed and opens once space is back.
         if let Err(e) = store.restore_reserve().await {
@@ -266,7 +279,7 @@ impl<S: Store> Ledger<S> {
     pub async fn append(
         &self,
         submission: Submission,
-        idempotency_key: Option<String>,
+        idempotency_key: Option<crate::idempotency::IdempotencyKey>,
     ) -> AppendResult {
         let (reply, answer) = oneshot::channel();
         self.tx
@@ -286,7 +299,7 @@ impl<S: Store> Ledger<S> {
     pub async fn enqueue(
         &self,
         submission: Submission,
-        idempotency_key: Option<String>,
+        idempotency_key: Option<crate::idempotency::IdempotencyKey>,
     ) -> Result<impl std::future::Future<Output = AppendResult>, LedgerError> {
         let (reply, answer) = oneshot::channel();
         self.tx

@@ -26,13 +26,18 @@
 //!   (a store that no longer extends it was rolled back).
 //! - [`verify`]: chain verification with Ed25519 batch verification.
 //! - [`export`]: JSON Lines export and its offline verification.
+//! - [`idempotency`]: idempotency keys kept as scoped hashes, never in clear.
+//! - [`evidence_seal`]: evidence sealed under its subject's secret, so that
+//!   erasing the secret makes every copy unreadable.
 //! - [`error`]: [`LedgerError`] (infrastructure) and [`Rejection`] (business).
 
 pub mod checkpointer;
 pub mod decision_receipt;
 pub mod error;
+pub mod evidence_seal;
 pub mod export;
 pub mod format;
+pub mod idempotency;
 pub mod keys;
 pub mod ledger;
 pub mod receipt;
@@ -49,7 +54,8 @@ pub use keys::{KeyStore, LedgerKey};
 pub use ledger::{Ledger, LedgerConfig};
 pub use store::{AnyStore, PgStore, SqliteStore, Store, StoreError, WriterClaim};
 pub use verify::{FailureReason, VerifyFailure, VerifyReport};
-pub use writer::{notification_key, AppendResult, Appended, Committed, Failure, WriterHealth};
+pub use idempotency::{notification_key, IdempotencyKey};
+pub use writer::{AppendResult, Appended, Committed, Failure, WriterHealth};
 
 /// Verifies the whole stored log, `WINDOW` entries at a time, reading the
 /// next window while the current one is checked.

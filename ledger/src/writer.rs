@@ -20,6 +20,8 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::{debug, error, info, info_span, warn, Instrument};
 
 use crate::error::{LedgerError, Rejection};
+use crate::evidence_seal;
+use crate::idempotency::{submission_digest, IdempotencyKey};
 use crate::format::{body_json, entry_hash, signed_line};
 use crate::keys::{KeyStore, LedgerKey};
 use crate::replay::{catch_up, Head, Replayed, TreeHead};
@@ -48,7 +50,7 @@ pub type AppendResult = Result<Result<Appended, Rejection>, LedgerError>;
 pub(crate) enum Request {
     Append {
         submission: Submission,
-        idempotency_key: Option<String>,
+        idempotency_key: Option<IdempotencyKey>,
         reply: oneshot::Sender<AppendResult>,
     },
     RotateKey {
@@ -67,11 +69,6 @@ pub(crate) enum Request {
     },
 }
 
-/// The idempotency key of a recipient's notification about an entry.
-pub fn notification_key(entry: u64, recipient: &str) -> String {
-    format!("recipient-notified:{entry}:{recipient}")
-}
-
 /// The writer's mutable core, moved into a blocking thread while a batch is
 /// prepared.
 pub(crate) struct Core {
@@ -83,6 +80,8 @@ pub(crate) struct Core {
     /// Whether batches store the Merkle tree's tiles (always, except for a
     /// benchmark's baseline).
     pub tree: bool,
+    /// How long an idempotency key is remembered.
+    pub key_ttl: std::time::Duration,
 }
 
 /// Store look-ups made once per batch, before preparing it.
@@ -118,21 +117,9 @@ struct Prepared {
     new_key: Option<LedgerKey>,
 }
 
-fn request_hash(submission: &Submission) -> [u8; 32] {
-    let canonical = serde_json_canonicalizer::to_vec(submission).expect("submissions serialise");
-    Sha256::digest(canonical).into()
-}
-
-fn check_idempotency_key(key: &str) -> Result<(), Rejection> {
-    if key.is_empty() || key.len() > 200 {
-        return Err(Rejection::InvalidIdempotencyKey("must be 1 to 200 bytes"));
-    }
-    if key.chars().any(char::is_control) {
-        return Err(Rejection::InvalidIdempotencyKey(
-            "must not contain control characters",
-        ));
-    }
-    Ok(())
+/// When a key stored now expires (unix seconds).
+fn expiry(at: Timestamp, ttl: std::time::Duration) -> i64 {
+    (at.as_micros() / 1_000_000).saturating_add(ttl.as_secs() as i64)
 }
 
 fn random32() -> [u8; 32] {
@@ -299,9 +286,10 @@ impl Core {
                     }
                 }
                 Request::RecordNotification { event, .. } => {
-                    let key = notification_key(event.entry, event.recipient.as_str());
+                    let id = IdempotencyKey::notification(event.entry, event.recipient.as_str());
+                    let key = id.stored();
                     let event = Event::RecipientNotified(event.clone());
-                    let rhash: [u8; 32] = Sha256::digest(event.payload_json()).into();
+                    let rhash = id.request_hash(Sha256::digest(event.payload_json()).into());
                     if let Some(h) = lookups.idempotency.get(&key) {
                         outcomes.push(Outcome::Now(Ok(Ok(Appended {
                             seq: h.seq,
@@ -324,10 +312,14 @@ impl Core {
                             continue;
                         }
                     };
+                    // Nothing personal, and the notifier relies on it for
+                    // as long as it may re-deliver: never expires.
                     staged.batch.idempotency.push(IdempotencyRow {
-                        key: key.clone(),
+                        key_hash: key.clone(),
                         request_hash: rhash,
                         seq,
+                        pseudonym: None,
+                        expires_at: i64::MAX,
                     });
                     used_keys.insert(key, (rhash, index));
                     outcomes.push(Outcome::Pending { index, subject });
@@ -338,19 +330,16 @@ impl Core {
                     ..
                 } => {
                     // Only keyed requests need their hash (it is not cheap).
+                    let stored_key = idempotency_key.as_ref().map(IdempotencyKey::stored);
                     let rhash = idempotency_key
                         .as_ref()
-                        .map_or([0; 32], |_| request_hash(submission));
-                    if let Some(key) = idempotency_key {
-                        if let Err(r) = check_idempotency_key(key) {
+                        .map_or([0; 32], |k| k.request_hash(submission_digest(submission)));
+                    if let (Some(id), Some(key)) = (idempotency_key, &stored_key) {
+                        if let Err(r) = id.check() {
                             outcomes.push(Outcome::Now(Ok(Err(r))));
                             continue;
                         }
-                        let conflict = || {
-                            Outcome::Now(Ok(Err(Rejection::IdempotencyConflict {
-                                key: key.clone(),
-                            })))
-                        };
+                        let conflict = || Outcome::Now(Ok(Err(Rejection::IdempotencyConflict)));
                         if let Some(h) = lookups.idempotency.get(key) {
                             outcomes.push(if h.request_hash.as_slice() == rhash {
                                 Outcome::Now(Ok(Ok(Appended {
@@ -442,11 +431,14 @@ impl Core {
                                 pseudonym: p.to_string(),
                             });
                         }
-                        // At most one evidence object per submission.
+                        // At most one evidence object per submission, sealed
+                        // under the subject's secret.
                         if let Some((reference, salt, content)) = evidence_rows.pop() {
+                            let reference = reference.to_string();
+                            let content = evidence_seal::seal(&entry.0, &reference, &content);
                             staged.batch.evidence.push(EvidenceRow {
                                 seq,
-                                reference: reference.to_string(),
+                                reference,
                                 pseudonym: p.to_string(),
                                 salt,
                                 content,
@@ -460,19 +452,28 @@ impl Core {
                         if is_erasure {
                             staged.batch.erase.push(Erasure {
                                 subject_id: id.clone(),
+                                pseudonym: p.to_string(),
                                 evidence_seqs: self.log.evidence_seqs.remove(p).unwrap_or_default(),
                             });
                             subjects.remove(id);
                             erased_here.push(id.clone());
                         }
                     }
-                    if let Some(key) = idempotency_key {
+                    if let Some(key) = stored_key {
+                        // Erasure deletes the subject's keys, all but its
+                        // own: a retried erasure is still a replay.
+                        let pseudonym = subject
+                            .as_ref()
+                            .filter(|_| !is_erasure)
+                            .map(|p| p.to_string());
                         staged.batch.idempotency.push(IdempotencyRow {
-                            key: key.clone(),
+                            key_hash: key.clone(),
                             request_hash: rhash,
                             seq,
+                            pseudonym,
+                            expires_at: expiry(at, self.key_ttl),
                         });
-                        used_keys.insert(key.clone(), (rhash, index));
+                        used_keys.insert(key, (rhash, index));
                     }
                     outcomes.push(Outcome::Pending { index, subject });
                 }
@@ -544,7 +545,15 @@ pub(crate) struct Writer<S> {
     /// The hash of the last entry published (`committed`): a store that no
     /// longer holds it was rolled back under the writer.
     pub published_hash: [u8; 32],
+    /// An erasure committed but not yet scrubbed from the files (the
+    /// scrub failed): retried after the next commit.
+    pub scrub_due: bool,
+    /// When expired idempotency keys were last deleted.
+    pub keys_expired_at: Option<std::time::Instant>,
 }
+
+/// How often a commit also deletes expired idempotency keys.
+const EXPIRE_KEYS_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Whether the writer appends, as `/healthz` and the metrics report it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -821,6 +830,19 @@ impl<S: Store> Writer<S> {
         self.process(requests).await
     }
 
+    /// Scrubs what erasures deleted from the files before they are
+    /// answered. A failure does not undo the erasure (it is committed);
+    /// the scrub is retried after the next commit and at the next start.
+    async fn scrub(&mut self) {
+        match self.store.scrub_erased().await {
+            Ok(()) => self.scrub_due = false,
+            Err(e) => {
+                warn!(error = %e, "erased rows are not yet scrubbed from the files; will retry");
+                self.scrub_due = true;
+            }
+        }
+    }
+
     fn next_seq(&self) -> u64 {
         self.core.as_ref().map_or(0, |c| c.log.head.next_seq)
     }
@@ -873,7 +895,6 @@ impl<S: Store> Writer<S> {
     async fn lookups(&self, requests: &[Request]) -> Result<Lookups, StoreError> {
         let mut keys = Vec::new();
         let mut subjects = Vec::new();
-        let mut notification_keys = Vec::new();
         for r in requests {
             match r {
                 Request::Append {
@@ -881,18 +902,19 @@ impl<S: Store> Writer<S> {
                     idempotency_key,
                     ..
                 } => {
-                    keys.extend(idempotency_key.as_deref());
+                    keys.extend(idempotency_key.as_ref().map(IdempotencyKey::stored));
                     subjects.extend(submission.subject().map(|s| s.as_str()));
                 }
-                Request::RecordNotification { event, .. } => {
-                    notification_keys.push(notification_key(event.entry, event.recipient.as_str()))
-                }
+                Request::RecordNotification { event, .. } => keys.push(
+                    IdempotencyKey::notification(event.entry, event.recipient.as_str()).stored(),
+                ),
                 Request::RotateKey { .. } | Request::AcceptLoss { .. } => {}
             }
         }
-        keys.extend(notification_keys.iter().map(String::as_str));
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let now = Timestamp::now().as_micros() / 1_000_000;
         Ok(Lookups {
-            idempotency: self.store.find_idempotency(&keys).await?,
+            idempotency: self.store.find_idempotency(&keys, now).await?,
             subjects: self.store.find_subjects(&subjects).await?,
         })
     }
@@ -987,8 +1009,20 @@ impl<S: Store> Writer<S> {
             if prepared.batch.is_empty() {
                 return Reply::Answer(requests, prepared);
             }
+            let expire = self
+                .keys_expired_at
+                .is_none_or(|t| t.elapsed() >= EXPIRE_KEYS_EVERY);
+            if expire {
+                prepared.batch.expire_keys_before = Some(prepared.at.as_micros() / 1_000_000);
+            }
             match self.store.commit(&prepared.batch).await {
                 Ok(()) => {
+                    if expire {
+                        self.keys_expired_at = Some(std::time::Instant::now());
+                    }
+                    if !prepared.batch.erase.is_empty() || self.scrub_due {
+                        self.scrub().await;
+                    }
                     let core = self.core.as_mut().expect("core is present");
                     if let Some(k) = prepared.new_key.take() {
                         core.log.active_key = Some(k.id.clone());

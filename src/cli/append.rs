@@ -11,12 +11,16 @@ use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 use consent_domain::Submission;
-use consent_ledger::AppendResult;
+use consent_ledger::{AppendResult, IdempotencyKey};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use crate::db::Location;
+
+/// The scope of idempotency keys given on the command line (`append`,
+/// `policy publish`): apart from every API key's.
+pub(crate) const CLI_SCOPE: &str = "cli";
 
 #[derive(Debug, clap::Args)]
 pub struct AppendArgs {}
@@ -29,14 +33,15 @@ struct Envelope {
 }
 
 /// Parses one input line: a bare submission or an envelope.
-pub(crate) fn parse_line(line: &str) -> Result<(Submission, Option<String>), String> {
+pub(crate) fn parse_line(line: &str) -> Result<(Submission, Option<IdempotencyKey>), String> {
     let value: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
     if value.get("type").is_some() {
         let s = serde_json::from_value(value).map_err(|e| e.to_string())?;
         Ok((s, None))
     } else {
         let e: Envelope = serde_json::from_value(value).map_err(|e| e.to_string())?;
-        Ok((e.submission, e.idempotency_key))
+        let key = e.idempotency_key.map(|k| IdempotencyKey::new(CLI_SCOPE, k));
+        Ok((e.submission, key))
     }
 }
 
@@ -72,7 +77,7 @@ pub async fn run(at: &Location, _: AppendArgs) -> anyhow::Result<ExitCode> {
     // stdin is read on a blocking thread; lines are parsed there and handed
     // over in order.
     let (lines_tx, mut lines_rx) =
-        mpsc::channel::<(usize, Result<(Submission, Option<String>), String>)>(4096);
+        mpsc::channel::<(usize, Result<(Submission, Option<IdempotencyKey>), String>)>(4096);
     let reader = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
         for (i, line) in std::io::stdin().lock().lines().enumerate() {
             let line = line?;

@@ -24,7 +24,7 @@ use consent_domain::{
     Submission, Timestamp,
 };
 use consent_ledger::replay::replay;
-use consent_ledger::{AnyStore, AppendResult, Ledger};
+use consent_ledger::{AnyStore, AppendResult, IdempotencyKey, Ledger};
 use serde_json::json;
 
 use crate::db::Location;
@@ -66,7 +66,7 @@ impl Tally {
 
 async fn submit_all(
     ledger: &Ledger<AnyStore>,
-    submissions: Vec<(Submission, Option<String>)>,
+    submissions: Vec<(Submission, Option<IdempotencyKey>)>,
 ) -> anyhow::Result<Tally> {
     let mut pending: Vec<(&'static str, _)> = Vec::with_capacity(submissions.len());
     for (s, key) in submissions {
@@ -95,7 +95,7 @@ async fn count(
 
 /// What the cohort's subject `i` does, decided by its number so that runs
 /// are reproducible: shares add up to a plausible consent-management mix.
-fn cohort(run: &str, n: u32, version: &PolicyVersionId) -> Vec<(Submission, Option<String>)> {
+fn cohort(run: &str, n: u32, version: &PolicyVersionId) -> Vec<(Submission, Option<IdempotencyKey>)> {
     let web: Channel = id("web-signup-form");
     let settings: Channel = id("account-settings-page");
     let mut out = Vec::new();
@@ -251,7 +251,10 @@ pub async fn run(at: &Location, args: DemoArgs) -> anyhow::Result<ExitCode> {
             Submission::PolicyPublished(PublishPolicy {
                 policy: reference.clone(),
             }),
-            Some(format!("demo:policy:{}", reference.version)),
+            Some(IdempotencyKey::new(
+                "demo",
+                format!("policy:{}", reference.version),
+            )),
         )
         .await?;
     match &first {

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use consent_domain::command::PublishPolicy;
 use consent_domain::{PolicyVersion, Submission};
+use consent_ledger::IdempotencyKey;
 
 use super::append::outcome_json;
 use super::print_json;
@@ -36,7 +37,7 @@ pub async fn run(at: &Location, command: PolicyCommand) -> anyhow::Result<ExitCo
     let result = ledger
         .append(
             Submission::PolicyPublished(PublishPolicy { policy }),
-            idempotency_key,
+            idempotency_key.map(|k| IdempotencyKey::new(super::append::CLI_SCOPE, k)),
         )
         .await;
     let (value, ok) = outcome_json(1, result)?;

@@ -18,8 +18,13 @@ use super::AppState;
 /// What a key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
-    /// Ask for decisions and watch consent changes.
+    /// Ask for decisions: the answer, its reason and evidence references,
+    /// never the subject's pseudonym.
     Decide,
+    /// Follow the change stream (`/v1/watch`): every entry's type, the
+    /// subject's pseudonym and the purpose, so a holder can follow one
+    /// pseudonym's changes over time. `audit` implies it.
+    Watch,
     /// Record subject events.
     Record,
     /// Publish and read policy versions, re-acceptance lists.
@@ -29,11 +34,18 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [Scope::Decide, Scope::Record, Scope::Policy, Scope::Audit];
+    pub const ALL: [Scope; 5] = [
+        Scope::Decide,
+        Scope::Watch,
+        Scope::Record,
+        Scope::Policy,
+        Scope::Audit,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Scope::Decide => "decide",
+            Scope::Watch => "watch",
             Scope::Record => "record",
             Scope::Policy => "policy",
             Scope::Audit => "audit",
@@ -73,6 +85,7 @@ macro_rules! scope_marker {
     };
 }
 scope_marker!(Decide, Scope::Decide);
+scope_marker!(Watch, Scope::Watch);
 scope_marker!(Record, Scope::Record);
 scope_marker!(Policy, Scope::Policy);
 scope_marker!(Audit, Scope::Audit);
@@ -80,19 +93,40 @@ scope_marker!(Audit, Scope::Audit);
 /// Extractor: the request carries a valid API key with scope `R`. Listed
 /// before the body, so an unauthenticated request is refused (401/403)
 /// before its body is even read.
-pub struct Authorized<R>(std::marker::PhantomData<R>);
+pub struct Authorized<R> {
+    /// The API key's id (never its secret): for scoping idempotency keys
+    /// and for the access log.
+    pub key_id: String,
+    scope: std::marker::PhantomData<R>,
+}
+
+impl<R> Authorized<R> {
+    /// The scope an idempotency key sent to `route` with this API key
+    /// lives in: one client's key never answers for another's.
+    pub fn idempotency_scope(&self, route: &str) -> String {
+        format!("api-key {} {route}", self.key_id)
+    }
+}
 
 impl<R: RequiredScope> FromRequestParts<Arc<AppState>> for Authorized<R> {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Problem> {
-        require(state, &parts.headers, R::SCOPE).await?;
-        Ok(Self(std::marker::PhantomData))
+        let key_id = require(state, &parts.headers, R::SCOPE).await?;
+        Ok(Self {
+            key_id,
+            scope: std::marker::PhantomData,
+        })
     }
 }
 
-/// Checks the request's bearer key and that it carries `scope`.
-pub async fn require(state: &AppState, headers: &HeaderMap, scope: Scope) -> Result<(), Problem> {
+/// Checks the request's bearer key and that it carries `scope`; returns
+/// the key's id.
+pub async fn require(
+    state: &AppState,
+    headers: &HeaderMap,
+    scope: Scope,
+) -> Result<String, Problem> {
     let unauthorized =
         |detail: &str| Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", detail);
     let key = headers
@@ -135,12 +169,13 @@ pub async fn require(state: &AppState, headers: &HeaderMap, scope: Scope) -> Res
     if !bool::from(given[..].ct_eq(hash.as_slice())) {
         return Err(unauthorized("unknown API key"));
     }
-    if !scopes.split(' ').any(|s| s == scope.name()) {
+    let implied = |held: &str| held == scope.name() || (scope == Scope::Watch && held == "audit");
+    if !scopes.split(' ').any(implied) {
         return Err(Problem::new(
             StatusCode::FORBIDDEN,
             "insufficient_scope",
             format!("this API key lacks the `{}` scope", scope.name()),
         ));
     }
-    Ok(())
+    Ok(id.to_owned())
 }

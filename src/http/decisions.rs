@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use consent_domain::{DataCategoryId, Pseudonym, PurposeId, Timestamp};
+use consent_domain::{DataCategoryId, Pseudonym, PurposeId, SubjectId, Timestamp};
 use consent_ledger::Store;
 use consent_projections::{Decision, Query};
 use serde::Deserialize;
@@ -27,7 +27,7 @@ pub const MAX_BATCH: usize = 1000;
 pub struct Check {
     /// The controller's subject identifier…
     #[serde(default)]
-    subject: Option<String>,
+    subject: Option<SubjectId>,
     /// …or the subject's pseudonym (from an append response).
     #[serde(default)]
     pseudonym: Option<Pseudonym>,
@@ -42,7 +42,7 @@ pub struct Check {
 #[serde(deny_unknown_fields)]
 pub struct SingleRequest {
     #[serde(default)]
-    subject: Option<String>,
+    subject: Option<SubjectId>,
     #[serde(default)]
     pseudonym: Option<Pseudonym>,
     purpose: PurposeId,
@@ -70,7 +70,11 @@ pub struct BatchRequest {
 /// recorded through another process (another writer, or the writer of a
 /// decision node) is seen in the projection: the cached link is dropped and
 /// the store, whose secret row the erasure deleted, no longer knows it.
-pub async fn pseudonym_of(state: &AppState, subject: &str) -> Result<Option<Pseudonym>, Problem> {
+pub async fn pseudonym_of(
+    state: &AppState,
+    subject: &SubjectId,
+) -> Result<Option<Pseudonym>, Problem> {
+    let subject = subject.as_str();
     let cached = state
         .pseudonyms
         .read()
@@ -128,13 +132,20 @@ async fn wait_for_token(state: &AppState, token: Option<&str>) -> Result<(), Pro
     Ok(())
 }
 
-async fn query(state: &AppState, check: Check) -> Result<Query, Problem> {
-    let subject = match (check.subject, check.pseudonym) {
-        (Some(id), None) => pseudonym_of(state, &id)
-            .await?
-            // Unknown: no history, so no consent (legal obligations still hold).
-            .unwrap_or_else(|| Pseudonym::from_bytes([0; 32])),
-        (None, Some(p)) => p,
+/// A decision's question, and the pseudonym to echo in the answer: only
+/// one the caller sent. A subject asked about by id is never answered with
+/// its pseudonym, so a `decide` key cannot tell a known subject from an
+/// unknown one by anything but the decision itself.
+async fn query(state: &AppState, check: Check) -> Result<(Query, Option<Pseudonym>), Problem> {
+    let (subject, echo) = match (check.subject, check.pseudonym) {
+        (Some(id), None) => (
+            pseudonym_of(state, &id)
+                .await?
+                // Unknown: no history, so no consent (legal obligations still hold).
+                .unwrap_or_else(|| Pseudonym::from_bytes([0; 32])),
+            None,
+        ),
+        (None, Some(p)) => (p.clone(), Some(p)),
         _ => {
             return Err(Problem::new(
                 StatusCode::BAD_REQUEST,
@@ -143,12 +154,13 @@ async fn query(state: &AppState, check: Check) -> Result<Query, Problem> {
             ))
         }
     };
-    Ok(Query {
+    let q = Query {
         subject,
         purpose: check.purpose,
         data_category: check.data_category,
         at: check.at.unwrap_or_else(Timestamp::now),
-    })
+    };
+    Ok((q, echo))
 }
 
 fn count(state: &AppState, d: &Decision) {
@@ -156,20 +168,25 @@ fn count(state: &AppState, d: &Decision) {
     super::metrics::Metrics::count(&state.metrics.decisions, outcome);
 }
 
-pub fn decision_json(q: &Query, d: &Decision) -> Value {
-    json!({
+/// The answer: decision, reason, legal basis, policy version and evidence
+/// references; the subject's pseudonym only if the caller named it so.
+pub fn decision_json(q: &Query, echo: Option<&Pseudonym>, d: &Decision) -> Value {
+    let mut answer = json!({
         "allowed": d.allowed,
         "reason": d.reason.code(),
         "dpv_consent_state": d.reason.dpv_consent_state(),
         "legal_basis": d.legal_basis,
         "policy_version": d.policy_version(),
-        "subject": q.subject,
         "purpose": q.purpose,
         "data_category": q.data_category,
         "at": d.at,
         "evidence": d.evidence.to_vec(),
         "checkpoint": d.checkpoint,
-    })
+    });
+    if let Some(p) = echo {
+        answer["pseudonym"] = json!(p);
+    }
+    answer
 }
 
 pub async fn decide(
@@ -185,7 +202,7 @@ pub async fn decide(
         data_category: request.data_category,
         at: request.at,
     };
-    let q = query(&state, check).await?;
+    let (q, echo) = query(&state, check).await?;
     let d = state
         .projection
         .model
@@ -193,7 +210,7 @@ pub async fn decide(
         .expect("projection lock")
         .decide(&q);
     count(&state, &d);
-    let mut answer = decision_json(&q, &d);
+    let mut answer = decision_json(&q, echo.as_ref(), &d);
     if request.receipt {
         answer["receipt"] = decision_receipt(&state, &answer, d.checkpoint).await?;
     }
@@ -242,10 +259,10 @@ pub async fn batch(
     let model = state.projection.model.read().expect("projection lock");
     let decisions: Vec<Value> = queries
         .iter()
-        .map(|q| {
+        .map(|(q, echo)| {
             let d = model.decide(q);
             count(&state, &d);
-            decision_json(q, &d)
+            decision_json(q, echo.as_ref(), &d)
         })
         .collect();
     Ok(Json(json!({ "decisions": decisions })))

@@ -7,9 +7,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use consent_domain::{Pseudonym, Submission, Timestamp};
+use consent_domain::{Pseudonym, SubjectId, Submission, Timestamp};
 use consent_ledger::format::EntryLine;
-use consent_ledger::{AppendResult, Rejection, Store};
+use consent_ledger::{AppendResult, IdempotencyKey, Rejection, Store};
 use serde_json::{json, Value};
 
 use super::auth::{Audit, Authorized, Record};
@@ -45,7 +45,7 @@ fn appended_json(result: AppendResult) -> Result<(StatusCode, Value), Problem> {
         }
         Err(r) => {
             let status = match r {
-                Rejection::IdempotencyConflict { .. } => StatusCode::CONFLICT,
+                Rejection::IdempotencyConflict => StatusCode::CONFLICT,
                 Rejection::EntryTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
                 Rejection::Domain(_) | Rejection::InvalidIdempotencyKey(_) => {
                     StatusCode::UNPROCESSABLE_ENTITY
@@ -56,9 +56,24 @@ fn appended_json(result: AppendResult) -> Result<(StatusCode, Value), Problem> {
     }
 }
 
+/// The request's `Idempotency-Key` header, if any.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
+    headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(str::to_owned))
+        .transpose()
+        .map_err(|_| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_idempotency_key",
+                "Idempotency-Key must be visible ASCII",
+            )
+        })
+}
+
 pub async fn record(
     State(state): State<Arc<AppState>>,
-    _: Authorized<Record>,
+    caller: Authorized<Record>,
     headers: HeaderMap,
     Body(submission): Body<Submission>,
 ) -> Result<Response, Problem> {
@@ -69,17 +84,8 @@ pub async fn record(
             "publish policy versions with POST /v1/policies (scope `policy`)",
         ));
     }
-    let key = headers
-        .get("idempotency-key")
-        .map(|v| v.to_str().map(str::to_owned))
-        .transpose()
-        .map_err(|_| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_idempotency_key",
-                "Idempotency-Key must be visible ASCII",
-            )
-        })?;
+    let key = idempotency_key(&headers)?
+        .map(|k| IdempotencyKey::new(caller.idempotency_scope("POST /v1/events"), k));
     // Which recipients must be told, decided before the append moves the
     // projection on (an erasure deletes nothing the projection needs).
     if let Submission::ErasureRequested(e) = &submission {
@@ -130,6 +136,7 @@ pub async fn history(
     Path(subject): Path<String>,
 ) -> Result<Json<Value>, Problem> {
     let store = &*state.store;
+    let subject = SubjectId::new(subject).map_err(Problem::invalid_subject)?;
     let pseudonym = super::decisions::pseudonym_of(&state, &subject)
         .await?
         .ok_or_else(|| {

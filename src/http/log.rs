@@ -23,7 +23,7 @@ async fn readable(state: &AppState, headers: &HeaderMap) -> Result<(), Problem> 
     if state.public_log {
         return Ok(());
     }
-    require(state, headers, Scope::Audit).await
+    require(state, headers, Scope::Audit).await.map(drop)
 }
 
 fn not_found(detail: String) -> Problem {

@@ -97,7 +97,8 @@ pub fn document() -> Value {
             "properties": {
                 "allowed": {"type": "boolean"}, "reason": {"type": "string"},
                 "dpv_consent_state": {"type": ["string", "null"]}, "legal_basis": {"type": ["string", "null"]},
-                "policy_version": {"type": ["string", "null"]}, "subject": {"type": "string"},
+                "policy_version": {"type": ["string", "null"]},
+                "pseudonym": {"type": "string", "description": "only when the check named the subject by pseudonym"},
                 "purpose": {"type": "string"}, "data_category": {"type": "string"}, "at": {"type": "string"},
                 "checkpoint": {"type": ["integer", "null"]},
                 "evidence": {"type": "array", "items": {"type": "object", "properties": {
@@ -146,7 +147,7 @@ pub fn document() -> Value {
             "/v1/proofs/consistency": {"get": with_params(op("RFC 9162 consistency proof (base64 hashes)", "audit", None, ("200", obj.clone()), &[("422", "sizes out of range")]), json!([param("old", "query", "old tree size"), param("new", "query", "new tree size (default: the latest checkpoint's)")]))},
             "/log/checkpoint": {"get": {"summary": "The latest signed checkpoint (C2SP tlog-checkpoint); public with `serve --public-log`", "security": [{"apiKey": []}], "x-required-scope": "audit", "responses": {"200": {"description": "signed note", "content": {"text/plain": {"schema": {"type": "string"}}}}, "401": {"$ref": "#/components/responses/Problem"}, "404": {"$ref": "#/components/responses/Problem"}}}},
             "/log/tile/{tile}": {"get": {"parameters": [param("tile", "path", "C2SP tlog-tiles path: <L>/<N>[.p/<W>] or entries/<N>[.p/<W>], N in x-prefixed groups of three digits")], "summary": "A hash tile or entry bundle (C2SP tlog-tiles), immutable; public with `serve --public-log`", "security": [{"apiKey": []}], "x-required-scope": "audit", "responses": {"200": {"description": "application/octet-stream"}, "401": {"$ref": "#/components/responses/Problem"}, "404": {"$ref": "#/components/responses/Problem"}}}},
-            "/v1/watch": {"get": {"parameters": [param("from", "query", "first sequence number")], "summary": "Server-Sent Events of consent changes", "security": [{"apiKey": []}], "x-required-scope": "decide", "responses": {"200": {"description": "text/event-stream"}, "401": {"$ref": "#/components/responses/Problem"}, "403": {"$ref": "#/components/responses/Problem"}}}},
+            "/v1/watch": {"get": {"parameters": [param("from", "query", "first sequence number")], "summary": "Server-Sent Events of consent changes (entry, type, pseudonym, purpose)", "security": [{"apiKey": []}], "x-required-scope": "watch or audit", "responses": {"200": {"description": "text/event-stream"}, "401": {"$ref": "#/components/responses/Problem"}, "403": {"$ref": "#/components/responses/Problem"}}}},
         },
         "components": {
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "`ck_<id>_<secret>` from `consent api-key create --scopes …`"}},

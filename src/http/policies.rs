@@ -12,6 +12,8 @@ use consent_domain::{PolicyVersion, PolicyVersionId, Submission, Timestamp};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use consent_ledger::IdempotencyKey;
+
 use super::auth::{Authorized, Policy};
 use super::events::appended;
 use super::problem::{Body, Params, Problem};
@@ -19,14 +21,12 @@ use super::AppState;
 
 pub async fn publish(
     State(state): State<Arc<AppState>>,
-    _: Authorized<Policy>,
+    caller: Authorized<Policy>,
     headers: HeaderMap,
     Body(policy): Body<PolicyVersion>,
 ) -> Result<Response, Problem> {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let key = super::events::idempotency_key(&headers)?
+        .map(|k| IdempotencyKey::new(caller.idempotency_scope("POST /v1/policies"), k));
     appended(
         state
             .writer()?

@@ -7,6 +7,7 @@ use axum::extract::{FromRequest, FromRequestParts};
 
 pub use crate::serving::Problem;
 use axum::http::StatusCode;
+use consent_domain::command::InvalidSubjectId;
 
 /// `Json` whose rejections are problems: malformed JSON, unknown fields,
 /// wrong types, bodies over the size limit.
@@ -32,12 +33,25 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> 
                 "json_required",
                 "send Content-Type: application/json",
             )),
+            // A subject id that is not in canonical form has its own code.
+            Err(e) if e.body_text().contains("invalid subject identifier") => Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                InvalidSubjectId::CODE,
+                e.body_text(),
+            )),
             Err(e) => Err(Problem::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_body",
                 e.body_text(),
             )),
         }
+    }
+}
+
+impl Problem {
+    /// A subject id refused by the canonical-form rule (README).
+    pub fn invalid_subject(e: InvalidSubjectId) -> Self {
+        Problem::new(StatusCode::BAD_REQUEST, InvalidSubjectId::CODE, e.to_string())
     }
 }
 

@@ -1,7 +1,8 @@
 //! `GET /v1/watch?from=SEQ`: Server-Sent Events of consent changes from
 //! entry SEQ on, so services can cache decisions and invalidate them. Each
 //! event names the entry, its type, the subject's pseudonym and the
-//! purpose: nothing personal. Reads from the store, so a slow client never
+//! purpose: nothing personal, but enough to follow one pseudonym over
+//! time, so it needs the `watch` scope (or `audit`), not `decide`. Reads from the store, so a slow client never
 //! holds back the writer and a reconnect resumes exactly (`id` = seq).
 
 use std::convert::Infallible;
@@ -16,7 +17,7 @@ use futures_util::Stream;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::{Authorized, Decide};
+use super::auth::{Authorized, Watch};
 use super::problem::Problem;
 use super::AppState;
 
@@ -39,7 +40,7 @@ fn purpose_of(event: &Event) -> Option<String> {
 
 pub async fn watch(
     State(state): State<Arc<AppState>>,
-    _: Authorized<Decide>,
+    _: Authorized<Watch>,
     Query(from): Query<From>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, Problem> {
     let stream = futures_util::stream::unfold(

@@ -4,7 +4,7 @@
 use super::common;
 
 use common::{grant, json_lines, publish, reference_policy, submission, withdraw, TempLedger};
-use consent_ledger::{AnyStore, Ledger, Store};
+use consent_ledger::{AnyStore, IdempotencyKey, Ledger, Store};
 use serde_json::json;
 
 async fn head(ledger: &Ledger<AnyStore>) -> u64 {
@@ -197,7 +197,7 @@ async fn continued_use_cannot_accept_a_material_change() {
 async fn idempotency_keys_replay_and_conflict() {
     let t = TempLedger::new();
     let ledger = t.open_published().await;
-    let key = Some("signup-42".to_string());
+    let key = Some(IdempotencyKey::new("test", "signup-42"));
     let first = ledger
         .append(grant("a", "marketing", &["name"]), key.clone())
         .await
@@ -217,7 +217,7 @@ async fn idempotency_keys_replay_and_conflict() {
     assert_eq!(other.unwrap_err().code(), "idempotency_conflict");
     assert_eq!(head(&ledger).await, first.seq);
     // Within one batch too: both queued before either commits.
-    let k2 = Some("signup-43".to_string());
+    let k2 = Some(IdempotencyKey::new("test", "signup-43"));
     let a = ledger
         .enqueue(grant("b", "marketing", &["name"]), k2.clone())
         .await

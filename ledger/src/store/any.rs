@@ -62,8 +62,12 @@ impl Store for AnyStore {
     async fn find_idempotency(
         &self,
         keys: &[&str],
+        now: i64,
     ) -> Result<HashMap<String, IdempotencyHit>, StoreError> {
-        each!(self, s => s.find_idempotency(keys))
+        each!(self, s => s.find_idempotency(keys, now))
+    }
+    async fn scrub_erased(&self) -> Result<(), StoreError> {
+        each!(self, s => s.scrub_erased())
     }
     async fn find_evidence(&self, seq: u64) -> Result<Option<(String, Vec<u8>)>, StoreError> {
         each!(self, s => s.find_evidence(seq))

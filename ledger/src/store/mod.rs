@@ -176,6 +176,8 @@ impl std::fmt::Debug for SubjectRow {
     }
 }
 
+/// Evidence of one entry, sealed under the subject's secret
+/// ([`crate::evidence_seal`]).
 #[derive(Clone)]
 pub struct EvidenceRow {
     /// The entry this evidence belongs to.
@@ -183,14 +185,21 @@ pub struct EvidenceRow {
     pub reference: String,
     pub pseudonym: String,
     pub salt: [u8; 32],
+    /// The sealed content.
     pub content: Vec<u8>,
 }
 
+/// An idempotency key as stored ([`crate::idempotency`]): hashes only.
 #[derive(Debug, Clone)]
 pub struct IdempotencyRow {
-    pub key: String,
+    /// The scoped hash of the caller's key.
+    pub key_hash: String,
     pub request_hash: [u8; 32],
     pub seq: u64,
+    /// The subject the request was about: its erasure deletes the row.
+    pub pseudonym: Option<String>,
+    /// Unix seconds after which the key is forgotten.
+    pub expires_at: i64,
 }
 
 /// An idempotency key already used: the request it was used for, and the
@@ -212,6 +221,9 @@ pub struct CommitBatch {
     /// Subjects erased by this batch: their secret and evidence rows are
     /// deleted after the rows above are written.
     pub erase: Vec<Erasure>,
+    /// Forget idempotency keys that expired before this instant (unix
+    /// seconds), in the same transaction.
+    pub expire_keys_before: Option<i64>,
     /// Follower positions written in the same transaction (name, next).
     pub cursors: Vec<(String, u64)>,
     /// Merkle tree tiles the batch's entries changed (inserted or
@@ -232,10 +244,12 @@ pub struct StoredCheckpoint {
 /// A tile coordinate: (level, index).
 pub type TileKey = (u32, u64);
 
-/// What an erasure deletes.
+/// What an erasure deletes: the subject's secret row, its evidence rows
+/// and its idempotency keys.
 #[derive(Clone)]
 pub struct Erasure {
     pub subject_id: String,
+    pub pseudonym: String,
     /// Entries whose evidence rows go.
     pub evidence_seqs: Vec<u64>,
 }
@@ -274,9 +288,12 @@ pub trait Store: Send + Sync + 'static {
         subject_ids: &[&str],
     ) -> impl Future<Output = Result<HashMap<String, ([u8; 32], String)>, StoreError>> + Send;
 
+    /// The idempotency keys (stored hashes) among `keys` that have not
+    /// expired at `now` (unix seconds).
     fn find_idempotency(
         &self,
         keys: &[&str],
+        now: i64,
     ) -> impl Future<Output = Result<HashMap<String, IdempotencyHit>, StoreError>> + Send;
 
     /// The evidence stored for entry `seq` (its reference and canonical
@@ -391,6 +408,14 @@ pub trait Store: Send + Sync + 'static {
     fn unlock_appends(&self) -> impl Future<Output = ()> + Send {
         async {}
     }
+
+    /// Removes from the files what erasures committed so far deleted, so
+    /// that no copy of a subject's row survives in them: SQLite (with
+    /// `secure_delete`, which zeroes deleted cells) folds the WAL back and
+    /// truncates it; PostgreSQL rewrites each partition an erasure left
+    /// dead tuples in (`VACUUM FULL`). Called after every commit that
+    /// erased, and at start (a crash may have come between the two).
+    fn scrub_erased(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Flushes and closes: on SQLite the WAL is folded back and removed.
     /// Nothing may be asked of the store afterwards.

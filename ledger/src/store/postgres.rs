@@ -224,9 +224,11 @@ async fn write_batch(
     if !batch.idempotency.is_empty() {
         let i = &batch.idempotency;
         sqlx::query(include_str!("postgres/insert_idempotency.sql"))
-            .bind(i.iter().map(|r| r.key.as_str()).collect::<Vec<_>>())
+            .bind(i.iter().map(|r| r.key_hash.as_str()).collect::<Vec<_>>())
             .bind(i.iter().map(|r| &r.request_hash[..]).collect::<Vec<_>>())
             .bind(i.iter().map(|r| r.seq as i64).collect::<Vec<_>>())
+            .bind(i.iter().map(|r| r.pseudonym.as_deref()).collect::<Vec<_>>())
+            .bind(i.iter().map(|r| r.expires_at).collect::<Vec<_>>())
             .execute(&mut *tx)
             .await
             .map_err(w)?;
@@ -240,6 +242,18 @@ async fn write_batch(
         let seqs: Vec<i64> = erasure.evidence_seqs.iter().map(|&s| s as i64).collect();
         sqlx::query(include_str!("postgres/erase_evidence.sql"))
             .bind(seqs)
+            .execute(&mut *tx)
+            .await
+            .map_err(w)?;
+        sqlx::query(include_str!("postgres/erase_request_keys.sql"))
+            .bind(&erasure.pseudonym)
+            .execute(&mut *tx)
+            .await
+            .map_err(w)?;
+    }
+    if let Some(before) = batch.expire_keys_before {
+        sqlx::query(include_str!("postgres/expire_request_keys.sql"))
+            .bind(before)
             .execute(&mut *tx)
             .await
             .map_err(w)?;
@@ -336,12 +350,14 @@ impl Store for PgStore {
     async fn find_idempotency(
         &self,
         keys: &[&str],
+        now: i64,
     ) -> Result<HashMap<String, IdempotencyHit>, StoreError> {
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
         let rows = sqlx::query(include_str!("postgres/find_idempotency.sql"))
             .bind(owned(keys))
+            .bind(now)
             .fetch_all(&self.pool)
             .await?;
         let mut out = HashMap::with_capacity(rows.len());
@@ -356,6 +372,32 @@ impl Store for PgStore {
             );
         }
         Ok(out)
+    }
+
+    async fn scrub_erased(&self) -> Result<(), StoreError> {
+        let pending: Vec<String> = sqlx::query_scalar(include_str!("postgres/scrub_pending.sql"))
+            .fetch_all(&self.pool)
+            .await?;
+        for relation in pending {
+            // Names come from our own tables (`tableoid::regclass`), but an
+            // identifier cannot be bound: take only what a name can be.
+            let plain = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
+            if relation.is_empty() || !relation.chars().all(|c| plain(c) || c == '.') {
+                return Err(StoreError::Io(format!(
+                    "refusing to rewrite {relation:?}: not a table name of this ledger"
+                )));
+            }
+            // Rewrites the table and its indexes into new files; the old
+            // ones are truncated and removed, dead tuples with them.
+            sqlx::query(&format!("VACUUM (FULL) {relation}"))
+                .execute(&self.pool)
+                .await?;
+            sqlx::query(include_str!("postgres/scrub_done.sql"))
+                .bind(&relation)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
     }
 
     async fn find_evidence(&self, seq: u64) -> Result<Option<(String, Vec<u8>)>, StoreError> {

@@ -2,6 +2,7 @@
 //! acknowledged commit survives power loss, not only a process crash.
 
 use std::collections::HashMap;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -18,6 +19,10 @@ use super::{
 use crate::tlog::TileWrite;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The tail of the request-key INSERT (both dialects): see
+/// `insert_idempotency.sql` of the PostgreSQL engine.
+const REPLACE_EXPIRED_KEY: &str = include_str!("sqlite/replace_expired_key.sql");
 
 /// Rows per multi-row INSERT: stays under SQLite's 32,766 bound parameters.
 const ROWS_PER_STATEMENT: usize = 1000;
@@ -84,6 +89,15 @@ impl SqliteStore {
         if !url.starts_with("sqlite:") {
             return Err(StoreError::UnsupportedUrl(super::redacted(url)));
         }
+        let path = url
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:")
+            .split('?')
+            .next()
+            .filter(|p| !p.is_empty() && !p.contains(":memory:"))
+            .map(PathBuf::from);
+        create_private(path.as_deref())?;
+        private_files(path.as_deref());
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -91,6 +105,9 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             // 64 MiB of page cache per connection: index pages stay in memory.
             .pragma("cache_size", "-65536")
+            // Deleted content is overwritten with zeros, freed pages too:
+            // an erased subject's row leaves no bytes in the file.
+            .pragma("secure_delete", "ON")
             .foreign_keys(true);
         // The writer never checkpoints inline (a checkpoint in the middle
         // of a commit is a multi-millisecond stall on the append path); a
@@ -109,14 +126,6 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options)
             .await?;
-        let path = url
-            .trim_start_matches("sqlite://")
-            .trim_start_matches("sqlite:")
-            .split('?')
-            .next()
-            .filter(|p| !p.is_empty() && !p.contains(":memory:"))
-            .map(PathBuf::from);
-        private_files(path.as_deref());
         let (stop, stopped) = oneshot::channel();
         tokio::spawn(checkpointer(pool.clone(), path.clone(), stopped));
         Ok(Self {
@@ -161,15 +170,39 @@ fn suffixed(path: &std::path::Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Creates a missing database file readable by its owner only, whatever
+/// the umask, before SQLite opens it (SQLite gives the -wal and -shm it
+/// creates the database file's mode).
+fn create_private(path: Option<&std::path::Path>) -> Result<(), StoreError> {
+    let Some(path) = path else { return Ok(()) };
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Io(format!("creating {}: {e}", path.display()))),
+    }
+}
+
 /// The database and its side files hold subject ids, secrets and evidence:
-/// readable by the owner only, whatever the umask.
+/// readable by the owner only. A ledger found readable by others (made
+/// before this rule, or changed by hand) is made private, with a warning.
 fn private_files(path: Option<&std::path::Path>) {
     use std::os::unix::fs::PermissionsExt;
     let Some(path) = path else { return };
-    for suffix in ["", "-wal", "-shm"] {
+    for suffix in ["", "-wal", "-shm", "-writer.lock", "-reserve"] {
         let file = suffixed(path, suffix);
         if let Ok(meta) = std::fs::metadata(&file) {
-            if meta.permissions().mode() & 0o077 != 0 {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    file = %file.display(),
+                    mode = format!("{mode:o}"),
+                    "the ledger's file was readable by others; made private (0600)"
+                );
                 let _ = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600));
             }
         }
@@ -197,7 +230,12 @@ fn write_reserve(path: &std::path::Path, bytes: u64) -> Result<(), StoreError> {
         }
     }
     let attempt = || -> std::io::Result<()> {
-        let mut file = std::fs::File::create(path)?;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(0o600)
+            .open(path)?;
         // Allocated blocks, not a sparse or compressible file; written out
         // where the filesystem cannot allocate.
         let allocated = rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, bytes);
@@ -312,25 +350,31 @@ async fn write_batch(
     }
     for chunk in batch.evidence.chunks(ROWS_PER_STATEMENT) {
         let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO evidence (seq, reference, pseudonym, salt, content) ",
+            "INSERT INTO evidence (seq, reference, pseudonym, salt, content, sealed) ",
         );
         q.push_values(chunk, |mut b, e| {
             b.push_bind(e.seq as i64)
                 .push_bind(&e.reference)
                 .push_bind(&e.pseudonym)
                 .push_bind(&e.salt[..])
-                .push_bind(&e.content);
+                .push_bind(&e.content)
+                .push_bind(1i64);
         });
         q.build().execute(&mut *tx).await.map_err(w)?;
     }
     for chunk in batch.idempotency.chunks(ROWS_PER_STATEMENT) {
-        let mut q =
-            QueryBuilder::<Sqlite>::new("INSERT INTO idempotency (key, request_hash, seq) ");
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO request_keys (key_hash, request_hash, seq, pseudonym, expires_at) ",
+        );
         q.push_values(chunk, |mut b, i| {
-            b.push_bind(&i.key)
+            b.push_bind(&i.key_hash)
                 .push_bind(&i.request_hash[..])
-                .push_bind(i.seq as i64);
+                .push_bind(i.seq as i64)
+                .push_bind(&i.pseudonym)
+                .push_bind(i.expires_at);
         });
+        // A key that expired but was not yet swept is taken over.
+        q.push(REPLACE_EXPIRED_KEY);
         q.build().execute(&mut *tx).await.map_err(w)?;
     }
     for erasure in &batch.erase {
@@ -341,6 +385,18 @@ async fn write_batch(
             .map_err(w)?;
         sqlx::query(include_str!("sqlite/erase_evidence.sql"))
             .bind(serde_json::to_string(&erasure.evidence_seqs).expect("numbers serialise"))
+            .execute(&mut *tx)
+            .await
+            .map_err(w)?;
+        sqlx::query(include_str!("sqlite/erase_request_keys.sql"))
+            .bind(&erasure.pseudonym)
+            .execute(&mut *tx)
+            .await
+            .map_err(w)?;
+    }
+    if let Some(before) = batch.expire_keys_before {
+        sqlx::query(include_str!("sqlite/expire_request_keys.sql"))
+            .bind(before)
             .execute(&mut *tx)
             .await
             .map_err(w)?;
@@ -483,12 +539,14 @@ impl Store for SqliteStore {
     async fn find_idempotency(
         &self,
         keys: &[&str],
+        now: i64,
     ) -> Result<HashMap<String, IdempotencyHit>, StoreError> {
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
         let rows = sqlx::query(include_str!("sqlite/find_idempotency.sql"))
             .bind(json_list(keys))
+            .bind(now)
             .fetch_all(&self.writer)
             .await?;
         let mut out = HashMap::with_capacity(rows.len());
@@ -503,6 +561,27 @@ impl Store for SqliteStore {
             );
         }
         Ok(out)
+    }
+
+    async fn scrub_erased(&self) -> Result<(), StoreError> {
+        // Deleted cells are zeroed (`secure_delete`); what is left are the
+        // WAL frames written before the delete. Fold them back and cut the
+        // WAL to nothing, on the writer's connection, so that no commit
+        // slips in between; readers still on an older snapshot are waited
+        // for (busy timeout), and a checkpoint they blocked is retried.
+        for _ in 0..50 {
+            let (busy, _, _): (i64, i64, i64) =
+                sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .fetch_one(&self.writer)
+                    .await?;
+            if busy == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Err(StoreError::Io(
+            "the WAL could not be truncated after an erasure: readers held it".into(),
+        ))
     }
 
     async fn find_evidence(&self, seq: u64) -> Result<Option<(String, Vec<u8>)>, StoreError> {
@@ -733,6 +812,7 @@ impl Store for SqliteStore {
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(0o600)
             .open(PathBuf::from(name))
             .map_err(|_| busy())?;
         match file.try_lock() {

@@ -1,1 +1,5 @@
-DELETE FROM evidence WHERE seq = ANY($1)
+WITH gone AS (
+    DELETE FROM evidence WHERE seq = ANY($1) RETURNING sealed
+)
+INSERT INTO scrub_pending (relation)
+SELECT 'evidence' FROM gone WHERE NOT sealed LIMIT 1 ON CONFLICT DO NOTHING

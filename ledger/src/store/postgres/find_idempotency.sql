@@ -1,1 +1,1 @@
-SELECT i.key, i.request_hash, i.seq, e.hash FROM idempotency i JOIN entries e ON e.seq = i.seq WHERE i.key = ANY($1)
+SELECT i.key_hash, i.request_hash, i.seq, e.hash FROM request_keys i JOIN entries e ON e.seq = i.seq WHERE i.key_hash = ANY($1) AND i.expires_at > $2

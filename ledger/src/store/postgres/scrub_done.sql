@@ -1,0 +1,1 @@
+DELETE FROM scrub_pending WHERE relation = $1

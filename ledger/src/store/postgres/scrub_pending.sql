@@ -1,0 +1,1 @@
+SELECT relation FROM scrub_pending ORDER BY relation

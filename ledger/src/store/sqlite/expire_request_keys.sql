@@ -1,0 +1,1 @@
+DELETE FROM request_keys WHERE expires_at <= ?1

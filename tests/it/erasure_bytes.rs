@@ -1,0 +1,133 @@
+//! Erasure as someone holding the files would check it: after the erasure
+//! returns, the raw bytes of every file of the ledger's database (SQLite:
+//! the database, -wal and -shm; PostgreSQL: every relation file of the
+//! ledger's database, after a CHECKPOINT wrote the buffers out) hold
+//! neither the subject id, nor the evidence's IP address, nor the subject's
+//! secret. Before the erasure the id and the secret are found there (so
+//! the search can fail), and the chain still verifies after.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use crate::common::*;
+
+const SUBJECT: &str = "erin.erased@example.com";
+const IP: &str = "203.0.113.77";
+
+/// Every file the database keeps, read now.
+async fn database_files(t: &TempLedger) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut paths = Vec::new();
+    if let Some(db) = &t.pg {
+        use sqlx::Connection;
+        let mut conn = t.sql().await;
+        // Dirty buffers reach the files: what is not there yet would make
+        // an empty search meaningless.
+        sqlx::query("CHECKPOINT").execute(&mut conn).await.unwrap();
+        let data: String = sqlx::query_scalar("SELECT setting FROM pg_settings WHERE name = 'data_directory'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        let oid: String = sqlx::query_scalar(&format!(
+            "SELECT oid::text FROM pg_database WHERE datname = '{}'",
+            db.name
+        ))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+        let dir = PathBuf::from(data).join("base").join(oid);
+        for e in std::fs::read_dir(&dir).expect("the database's directory is readable") {
+            paths.push(e.unwrap().path());
+        }
+    } else {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = t.db_path().into_os_string();
+            p.push(suffix);
+            paths.push(PathBuf::from(p));
+        }
+    }
+    paths
+        .into_iter()
+        .filter_map(|p| std::fs::read(&p).ok().map(|b| (p, b)))
+        .collect()
+}
+
+fn holding(files: &[(PathBuf, Vec<u8>)], needle: &[u8]) -> Vec<PathBuf> {
+    files
+        .iter()
+        .filter(|(_, bytes)| bytes.windows(needle.len()).any(|w| w == needle))
+        .map(|(p, _)| p.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_erased_subject_leaves_no_bytes_in_the_database_files() {
+    let t = TempLedger::new();
+    let ledger = t.open_published().await;
+    // Other subjects share pages and partitions with the one erased.
+    for i in 0..300 {
+        ledger
+            .append(grant(&format!("neighbour-{i}@example.com"), "marketing", &["email-address"]), None)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let mut g = grant(SUBJECT, "marketing", &["email-address"]);
+    if let consent_domain::Submission::ConsentGranted(c) = &mut g {
+        c.evidence = Some(consent_domain::Evidence(
+            json!({"ip": IP, "form": "signup"}).as_object().unwrap().clone(),
+        ));
+    }
+    ledger.append(g, None).await.unwrap().unwrap();
+    ledger
+        .append(withdraw(SUBJECT, Some("marketing")), None)
+        .await
+        .unwrap()
+        .unwrap();
+    let secret: Vec<u8> = {
+        use sqlx::Connection;
+        let mut conn = t.sql().await;
+        let s = sqlx::query_scalar(&format!(
+            "SELECT secret FROM subjects WHERE subject_id = '{SUBJECT}'"
+        ))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+        s
+    };
+
+    let before = database_files(&t).await;
+    assert!(!holding(&before, SUBJECT.as_bytes()).is_empty(), "the id is stored before the erasure");
+    assert!(!holding(&before, &secret).is_empty(), "the secret is stored before the erasure");
+    assert!(holding(&before, IP.as_bytes()).is_empty(), "evidence is never stored in clear");
+
+    let erase = submission(json!({"type": "erasure_requested", "subject": SUBJECT,
+        "channel": "privacy-mailbox"}));
+    ledger.append(erase, None).await.unwrap().unwrap();
+
+    let after = database_files(&t).await;
+    for (what, needle) in [
+        ("subject id", SUBJECT.as_bytes()),
+        ("evidence IP", IP.as_bytes()),
+        ("secret", &secret[..]),
+    ] {
+        let found = holding(&after, needle);
+        assert!(found.is_empty(), "the erased {what} is still in {found:?}");
+    }
+    let report = consent_ledger::verify_store(&**ledger.store(), None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.entries, 2 + 300 + 3);
+    // The neighbours are untouched.
+    use sqlx::Connection;
+    let mut conn = t.sql().await;
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM subjects")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    assert_eq!(left, 300);
+}

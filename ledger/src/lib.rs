@@ -52,7 +52,7 @@ mod writer;
 pub use error::{LedgerError, Rejection};
 pub use keys::{KeyStore, LedgerKey};
 pub use ledger::{Ledger, LedgerConfig};
-pub use store::{AnyStore, PgStore, SqliteStore, Store, StoreError, WriterClaim};
+pub use store::{AnyStore, ApiKeyRow, PgStore, SqliteStore, Store, StoreError, WriterClaim};
 pub use verify::{FailureReason, VerifyFailure, VerifyReport};
 pub use idempotency::{notification_key, IdempotencyKey};
 pub use writer::{AppendResult, Appended, Committed, Failure, WriterHealth};

@@ -87,11 +87,11 @@ pub async fn run(at: &Location, args: ServeArgs) -> anyhow::Result<ExitCode> {
     if !ledger.store().any_api_key().await? {
         // First start: without a key the API is unusable, so make one with
         // every scope and show it once, on the terminal (never in a log).
-        let key = create_key(&**ledger.store(), &Scope::ALL).await?;
+        let (key, _) = create_key(&**ledger.store(), &Scope::ALL, "initial", None).await?;
         let mut out = std::io::stdout().lock();
         writeln!(
             out,
-            "No API key existed; created one with every scope (decide, record, policy, audit)."
+            "No API key existed; created one with every scope (decide, watch, record, policy, audit, admin)."
         )?;
         writeln!(
             out,

@@ -1,13 +1,24 @@
 //! API keys with scopes. A key is `ck_<id>_<secret>`; the store keeps the id,
-//! the SHA-256 of the secret and the scopes. The secret is shown once, at
-//! creation, and never logged.
+//! the SHA-256 of the secret, the scopes, a name, an optional expiry and a
+//! revocation time. The secret is shown once, at creation, and never logged.
+//!
+//! Keys are cached per process for at most [`KEY_CACHE_TTL`], so a key
+//! revoked in the store (by this process or any other serving the same
+//! ledger) is refused everywhere within that time, on both backends,
+//! without a notification channel; the price is one indexed read per key
+//! per interval. Last use is kept in memory and written every
+//! [`LAST_USED_FLUSH`] by [`flush_last_used`], never on the request path.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
-use consent_ledger::Store;
+use consent_domain::Timestamp;
+use consent_ledger::{ApiKeyRow, Store};
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -31,15 +42,18 @@ pub enum Scope {
     Policy,
     /// Read subject histories and the log.
     Audit,
+    /// Create, list and revoke API keys.
+    Admin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 6] = [
         Scope::Decide,
         Scope::Watch,
         Scope::Record,
         Scope::Policy,
         Scope::Audit,
+        Scope::Admin,
     ];
 
     pub fn name(self) -> &'static str {
@@ -49,6 +63,7 @@ impl Scope {
             Scope::Record => "record",
             Scope::Policy => "policy",
             Scope::Audit => "audit",
+            Scope::Admin => "admin",
         }
     }
 
@@ -57,8 +72,14 @@ impl Scope {
     }
 }
 
-/// Creates and stores a key; returns the full key, to be shown once.
-pub async fn create_key<S: Store>(store: &S, scopes: &[Scope]) -> anyhow::Result<String> {
+/// Creates and stores a key; returns the full key, to be shown once, and
+/// the stored row.
+pub async fn create_key<S: Store>(
+    store: &S,
+    scopes: &[Scope],
+    name: &str,
+    expires_at: Option<Timestamp>,
+) -> anyhow::Result<(String, ApiKeyRow)> {
     let mut id = [0u8; 8];
     let mut secret = [0u8; 32];
     OsRng.fill_bytes(&mut id);
@@ -66,8 +87,110 @@ pub async fn create_key<S: Store>(store: &S, scopes: &[Scope]) -> anyhow::Result
     let (id, secret) = (hex::encode(id), hex::encode(secret));
     let hash: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
     let names: Vec<&str> = scopes.iter().map(|s| s.name()).collect();
-    store.create_api_key(&id, &hash, &names.join(" ")).await?;
-    Ok(format!("ck_{id}_{secret}"))
+    let row = ApiKeyRow {
+        id: id.clone(),
+        name: name.to_owned(),
+        secret_hash: hash.to_vec(),
+        scopes: names.join(" "),
+        created_at: Timestamp::now().to_string(),
+        expires_at: expires_at.map(|t| t.to_string()),
+        revoked_at: None,
+        last_used_at: None,
+    };
+    store.create_api_key(&row).await?;
+    Ok((format!("ck_{id}_{secret}"), row))
+}
+
+/// How long a key read from the store is trusted: revocation and expiry
+/// reach every process within this time.
+pub const KEY_CACHE_TTL: Duration = Duration::from_millis(500);
+
+/// How often accepted keys' last-use times are written to the store.
+pub const LAST_USED_FLUSH: Duration = Duration::from_secs(10);
+
+/// Keys read recently, by id: the hash (never the secret), the scopes and
+/// the limits, with when they were read and whether they were used since
+/// the last flush.
+#[derive(Default)]
+pub struct KeyCache {
+    keys: RwLock<HashMap<String, Arc<CachedKey>>>,
+}
+
+struct CachedKey {
+    secret_hash: Vec<u8>,
+    scopes: String,
+    expires_at: Option<Timestamp>,
+    revoked: bool,
+    read_at: Instant,
+    used: AtomicBool,
+}
+
+impl KeyCache {
+    fn fresh(&self, id: &str) -> Option<Arc<CachedKey>> {
+        let keys = self.keys.read().expect("key cache lock");
+        keys.get(id)
+            .filter(|k| k.read_at.elapsed() < KEY_CACHE_TTL)
+            .cloned()
+    }
+
+    fn insert(&self, row: &ApiKeyRow) -> Arc<CachedKey> {
+        let key = Arc::new(CachedKey {
+            secret_hash: row.secret_hash.clone(),
+            scopes: row.scopes.clone(),
+            expires_at: row.expires_at.as_deref().and_then(|t| Timestamp::parse(t).ok()),
+            revoked: row.revoked_at.is_some(),
+            read_at: Instant::now(),
+            used: AtomicBool::new(false),
+        });
+        let mut keys = self.keys.write().expect("key cache lock");
+        if let Some(old) = keys.get(&row.id) {
+            // Keep a use not yet flushed.
+            if old.used.load(Ordering::Relaxed) {
+                key.used.store(true, Ordering::Relaxed);
+            }
+        }
+        keys.insert(row.id.clone(), key.clone());
+        key
+    }
+
+    fn forget(&self, id: &str) {
+        self.keys.write().expect("key cache lock").remove(id);
+    }
+
+    /// The ids used since the last call.
+    fn take_used(&self) -> Vec<String> {
+        let keys = self.keys.read().expect("key cache lock");
+        keys.iter()
+            .filter(|(_, k)| k.used.swap(false, Ordering::Relaxed))
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+}
+
+/// Writes last-use times every [`LAST_USED_FLUSH`] until `stop`, then once
+/// more. A failed write is logged and retried at the next flush.
+pub async fn flush_last_used(state: Arc<AppState>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        let stopping = tokio::select! {
+            _ = tokio::time::sleep(LAST_USED_FLUSH) => false,
+            _ = stop.changed() => true,
+        };
+        let now = Timestamp::now().to_string();
+        let used: Vec<(String, String)> = state
+            .api_keys
+            .take_used()
+            .into_iter()
+            .map(|id| (id, now.clone()))
+            .collect();
+        if !used.is_empty() {
+            if let Err(e) = state.store.touch_api_keys(&used).await {
+                tracing::warn!(error = %e, "could not record API keys' last use");
+            }
+        }
+        if stopping || *stop.borrow() {
+            return;
+        }
+    }
 }
 
 /// A scope a handler requires, as a type: `Authorized<Record>`.
@@ -89,6 +212,7 @@ scope_marker!(Watch, Scope::Watch);
 scope_marker!(Record, Scope::Record);
 scope_marker!(Policy, Scope::Policy);
 scope_marker!(Audit, Scope::Audit);
+scope_marker!(Admin, Scope::Admin);
 
 /// Extractor: the request carries a valid API key with scope `R`. Listed
 /// before the body, so an unauthenticated request is refused (401/403)
@@ -138,37 +262,36 @@ pub async fn require(
         .strip_prefix("ck_")
         .and_then(|k| k.split_once('_'))
         .ok_or_else(|| unauthorized("malformed API key"))?;
-    // Keys never change once created, so a key read once is cached (the
-    // hash, never the secret): the hot path does no I/O.
-    let cached = state
-        .api_keys
-        .read()
-        .expect("key cache lock")
-        .get(id)
-        .cloned();
-    let (hash, scopes) = match cached {
+    let key = match state.api_keys.fresh(id) {
         Some(k) => k,
-        None => {
-            let found = state
-                .store
-                .find_api_key(id)
-                .await
-                .map_err(Problem::internal)?;
-            let Some(k) = found else {
+        None => match state.store.find_api_key(id).await.map_err(Problem::internal)? {
+            Some(row) => state.api_keys.insert(&row),
+            None => {
+                state.api_keys.forget(id);
                 return Err(unauthorized("unknown API key"));
-            };
-            state
-                .api_keys
-                .write()
-                .expect("key cache lock")
-                .insert(id.to_owned(), k.clone());
-            k
-        }
+            }
+        },
     };
     let given: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-    if !bool::from(given[..].ct_eq(hash.as_slice())) {
+    if !bool::from(given[..].ct_eq(key.secret_hash.as_slice())) {
         return Err(unauthorized("unknown API key"));
     }
+    // Only a holder of the secret learns why a key stopped working.
+    if key.revoked {
+        return Err(Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "api_key_revoked",
+            "this API key was revoked",
+        ));
+    }
+    if key.expires_at.is_some_and(|t| t <= Timestamp::now()) {
+        return Err(Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "api_key_expired",
+            "this API key has expired",
+        ));
+    }
+    let scopes = &key.scopes;
     let implied = |held: &str| held == scope.name() || (scope == Scope::Watch && held == "audit");
     if !scopes.split(' ').any(implied) {
         return Err(Problem::new(
@@ -177,5 +300,6 @@ pub async fn require(
             format!("this API key lacks the `{}` scope", scope.name()),
         ));
     }
+    key.used.store(true, Ordering::Relaxed);
     Ok(id.to_owned())
 }

@@ -6,6 +6,7 @@
 //! problem+json. Handlers hold no rules: they translate HTTP to the ledger
 //! and the projection and back.
 
+mod api_keys;
 mod auth;
 mod decisions;
 mod events;
@@ -29,6 +30,7 @@ use consent_domain::Pseudonym;
 use consent_ledger::{AnyStore, Ledger};
 use request_span::RequestSpan;
 
+pub use api_keys::{check_name, key_view, parse_expiry, parse_scopes};
 pub use auth::{create_key, Scope};
 pub use openapi::document_text as openapi_document;
 
@@ -46,8 +48,8 @@ pub struct AppState {
     pub name: String,
     pub projection: Arc<LiveProjection>,
     pub metrics: metrics::Metrics,
-    /// API key id → (secret hash, scopes), filled on first use.
-    pub api_keys: RwLock<HashMap<String, (Vec<u8>, String)>>,
+    /// API keys read in the last [`auth::KEY_CACHE_TTL`].
+    pub api_keys: auth::KeyCache,
     /// Subject id → pseudonym, filled on first use, emptied for an erased
     /// subject (and wholesale past [`PSEUDONYM_CACHE`] entries).
     pub pseudonyms: RwLock<HashMap<String, Pseudonym>>,
@@ -73,7 +75,7 @@ impl AppState {
             writer: Some(ledger),
             projection,
             metrics: metrics::Metrics::new(),
-            api_keys: RwLock::default(),
+            api_keys: Default::default(),
             pseudonyms: RwLock::default(),
             tree: Default::default(),
             public_log: false,
@@ -90,7 +92,7 @@ impl AppState {
             writer: None,
             projection,
             metrics: metrics::Metrics::new(),
-            api_keys: RwLock::default(),
+            api_keys: Default::default(),
             pseudonyms: RwLock::default(),
             tree: Default::default(),
             public_log: false,
@@ -147,6 +149,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/decisions/batch", post(decisions::batch))
         .route("/v1/subjects/{subject}/history", get(events::history))
         .route("/v1/watch", get(watch::watch))
+        .route("/v1/api-keys", get(api_keys::list).post(api_keys::create))
+        .route("/v1/api-keys/{id}", axum::routing::delete(api_keys::revoke))
         .route("/v1/entries/{seq}/receipt", get(receipts::receipt))
         .route("/v1/proofs/inclusion", get(receipts::inclusion))
         .route("/v1/proofs/consistency", get(receipts::consistency))
@@ -185,8 +189,10 @@ pub async fn serve(state: Arc<AppState>, listen: SocketAddr) -> anyhow::Result<(
         use std::io::Write as _;
         let _ = writeln!(std::io::stdout(), "consent API on http://{address}");
     }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let last_used = tokio::spawn(auth::flush_last_used(state.clone(), stopped));
     let draining = state.clone();
-    axum::serve(listener, router(state))
+    let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(async move {
             crate::serving::shutdown_signal().await;
             draining
@@ -194,7 +200,10 @@ pub async fn serve(state: Arc<AppState>, listen: SocketAddr) -> anyhow::Result<(
                 .store(true, std::sync::atomic::Ordering::SeqCst);
             tokio::time::sleep(DRAIN).await;
         })
-        .await?;
+        .await;
+    let _ = stop.send(true);
+    let _ = last_used.await;
+    served?;
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 //! system through a public surface: the `consent` binary (CLI, HTTP) or the
 //! library API, on real SQLite files and real loopback HTTP.
 
+mod api_keys;
 mod appends;
 mod canonical;
 mod common;

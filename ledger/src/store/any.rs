@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use tokio::sync::watch;
 
-use super::{
+use super::{ApiKeyRow, 
     CommitBatch, DeadLetter, Head, IdempotencyHit, PgStore, SqliteStore, Store, StoreError,
     StoredCheckpoint, StoredLine, TileKey, WriterClaim,
 };
@@ -72,13 +72,17 @@ impl Store for AnyStore {
     async fn find_evidence(&self, seq: u64) -> Result<Option<(String, Vec<u8>)>, StoreError> {
         each!(self, s => s.find_evidence(seq))
     }
-    async fn create_api_key(
-        &self,
-        id: &str,
-        secret_hash: &[u8; 32],
-        scopes: &str,
-    ) -> Result<(), StoreError> {
-        each!(self, s => s.create_api_key(id, secret_hash, scopes))
+    async fn create_api_key(&self, key: &ApiKeyRow) -> Result<(), StoreError> {
+        each!(self, s => s.create_api_key(key))
+    }
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError> {
+        each!(self, s => s.list_api_keys())
+    }
+    async fn revoke_api_key(&self, id: &str, at: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+        each!(self, s => s.revoke_api_key(id, at))
+    }
+    async fn touch_api_keys(&self, used: &[(String, String)]) -> Result<(), StoreError> {
+        each!(self, s => s.touch_api_keys(used))
     }
     async fn lookup_pseudonym(&self, subject_id: &str) -> Result<Option<String>, StoreError> {
         each!(self, s => s.lookup_pseudonym(subject_id))
@@ -86,7 +90,7 @@ impl Store for AnyStore {
     async fn any_api_key(&self) -> Result<bool, StoreError> {
         each!(self, s => s.any_api_key())
     }
-    async fn find_api_key(&self, id: &str) -> Result<Option<(Vec<u8>, String)>, StoreError> {
+    async fn find_api_key(&self, id: &str) -> Result<Option<ApiKeyRow>, StoreError> {
         each!(self, s => s.find_api_key(id))
     }
     async fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {

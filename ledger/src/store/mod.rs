@@ -189,6 +189,53 @@ pub struct EvidenceRow {
     pub content: Vec<u8>,
 }
 
+/// An API key as stored: the SHA-256 of its secret, never the secret.
+/// Times are canonical [`consent_domain::Timestamp`] strings, which sort
+/// as they compare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRow {
+    pub id: String,
+    /// Who or what holds it, for people reading the list (not secret).
+    pub name: String,
+    pub secret_hash: Vec<u8>,
+    /// Space-separated scope names.
+    pub scopes: String,
+    pub created_at: String,
+    /// After this instant the key is refused.
+    pub expires_at: Option<String>,
+    /// When it was revoked; a revoked key is refused for ever.
+    pub revoked_at: Option<String>,
+    /// The last time a server accepted it (to about ten seconds).
+    pub last_used_at: Option<String>,
+}
+
+pub(crate) type ApiKeyTuple = (
+    String,
+    String,
+    Vec<u8>,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+impl From<ApiKeyTuple> for ApiKeyRow {
+    fn from(t: ApiKeyTuple) -> Self {
+        let (id, name, secret_hash, scopes, created_at, expires_at, revoked_at, last_used_at) = t;
+        Self {
+            id,
+            name,
+            secret_hash,
+            scopes,
+            created_at,
+            expires_at,
+            revoked_at,
+            last_used_at,
+        }
+    }
+}
+
 /// An idempotency key as stored ([`crate::idempotency`]): hashes only.
 #[derive(Debug, Clone)]
 pub struct IdempotencyRow {
@@ -303,13 +350,26 @@ pub trait Store: Send + Sync + 'static {
         seq: u64,
     ) -> impl Future<Output = Result<Option<(String, Vec<u8>)>, StoreError>> + Send;
 
-    /// Stores an API key: its id, the SHA-256 of its secret, its scopes
-    /// (space-separated).
-    fn create_api_key(
+    /// Stores a new API key (`last_used_at` and `revoked_at` empty).
+    fn create_api_key(&self, key: &ApiKeyRow)
+        -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every API key, oldest first.
+    fn list_api_keys(&self) -> impl Future<Output = Result<Vec<ApiKeyRow>, StoreError>> + Send;
+
+    /// Marks a key revoked at `at` unless it already is; the key as it now
+    /// stands, or `None` if there is no such key.
+    fn revoke_api_key(
         &self,
         id: &str,
-        secret_hash: &[u8; 32],
-        scopes: &str,
+        at: &str,
+    ) -> impl Future<Output = Result<Option<ApiKeyRow>, StoreError>> + Send;
+
+    /// Records when keys were last accepted: `(id, time)` pairs; a time
+    /// never moves backwards.
+    fn touch_api_keys(
+        &self,
+        used: &[(String, String)],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The pseudonym of a subject id, for readers (not the writer's
@@ -322,11 +382,11 @@ pub trait Store: Send + Sync + 'static {
     /// Whether any API key exists.
     fn any_api_key(&self) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// The secret hash and scopes of an API key.
+    /// One API key, revoked and expired ones included.
     fn find_api_key(
         &self,
         id: &str,
-    ) -> impl Future<Output = Result<Option<(Vec<u8>, String)>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<ApiKeyRow>, StoreError>> + Send;
 
     /// Writes the batch atomically and durably. Fails with
     /// [`StoreError::Conflict`] if any of its sequence numbers is taken.

@@ -12,7 +12,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use tokio::sync::oneshot;
 
-use super::{
+use super::{ApiKeyRow, ApiKeyTuple, 
     CommitBatch, DeadLetter, Head, IdempotencyHit, Store, StoreError, StoredCheckpoint, StoredLine,
     TileKey, WriterClaim,
 };
@@ -591,19 +591,43 @@ impl Store for SqliteStore {
             .await?)
     }
 
-    async fn create_api_key(
-        &self,
-        id: &str,
-        secret_hash: &[u8; 32],
-        scopes: &str,
-    ) -> Result<(), StoreError> {
+    async fn create_api_key(&self, key: &ApiKeyRow) -> Result<(), StoreError> {
         sqlx::query(include_str!("sqlite/create_api_key.sql"))
-            .bind(id)
-            .bind(&secret_hash[..])
-            .bind(scopes)
-            .bind(consent_domain::Timestamp::now().to_string())
+            .bind(&key.id)
+            .bind(&key.name)
+            .bind(&key.secret_hash[..])
+            .bind(&key.scopes)
+            .bind(&key.created_at)
+            .bind(&key.expires_at)
             .execute(&self.writer)
             .await?;
+        Ok(())
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError> {
+        let rows: Vec<ApiKeyTuple> = sqlx::query_as(include_str!("sqlite/list_api_keys.sql"))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(ApiKeyRow::from).collect())
+    }
+
+    async fn revoke_api_key(&self, id: &str, at: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+        sqlx::query(include_str!("sqlite/revoke_api_key.sql"))
+            .bind(id)
+            .bind(at)
+            .execute(&self.writer)
+            .await?;
+        self.find_api_key(id).await
+    }
+
+    async fn touch_api_keys(&self, used: &[(String, String)]) -> Result<(), StoreError> {
+        for (id, at) in used {
+            sqlx::query(include_str!("sqlite/touch_api_key.sql"))
+                .bind(id)
+                .bind(at)
+                .execute(&self.writer)
+                .await?;
+        }
         Ok(())
     }
 
@@ -622,11 +646,12 @@ impl Store for SqliteStore {
             .await?)
     }
 
-    async fn find_api_key(&self, id: &str) -> Result<Option<(Vec<u8>, String)>, StoreError> {
-        Ok(sqlx::query_as(include_str!("sqlite/find_api_key.sql"))
+    async fn find_api_key(&self, id: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+        let row: Option<ApiKeyTuple> = sqlx::query_as(include_str!("sqlite/find_api_key.sql"))
             .bind(id)
             .fetch_optional(&self.pool)
-            .await?)
+            .await?;
+        Ok(row.map(ApiKeyRow::from))
     }
 
     async fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {

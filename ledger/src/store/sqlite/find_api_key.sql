@@ -1,1 +1,2 @@
-SELECT secret_hash, scopes FROM api_keys WHERE id = ?1
+SELECT id, name, secret_hash, scopes, created_at, expires_at, revoked_at, last_used_at
+FROM api_keys WHERE id = ?1

@@ -27,13 +27,7 @@ fn main() -> ExitCode {
     // readable by its owner only, whatever umask the caller has.
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let args = <cli::Args as clap::Parser>::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CONSENT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
+    init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -44,5 +38,28 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Logs to stderr: text on a terminal, one JSON object per line otherwise
+/// (`CONSENT_LOG_FORMAT=text|json` decides). `CONSENT_LOG` filters; by
+/// default warnings and the access log (`consent::access`, one line per
+/// request; silence it with `CONSENT_LOG=warn,consent::access=off`).
+fn init_logging() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CONSENT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,consent::access=info"));
+    let json = match std::env::var("CONSENT_LOG_FORMAT").as_deref() {
+        Ok("json") => true,
+        Ok("text") => false,
+        _ => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
     }
 }

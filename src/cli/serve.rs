@@ -18,7 +18,7 @@ use consent_consumers::{kafka_node, NodeConfig};
 use consent_ledger::Store;
 
 use crate::db::Location;
-use crate::http::{create_key, serve, AppState, Scope};
+use crate::http::{create_key, serve, AppState, Limits, Scope, TlsFiles};
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -74,6 +74,49 @@ pub struct ServeArgs {
     /// `<witness verifier key>=<base URL>` (repeatable).
     #[arg(long, value_name = "VKEY=URL", conflicts_with = "from_kafka")]
     witness: Vec<String>,
+    #[command(flatten)]
+    http: HttpArgs,
+}
+
+/// How the server defends itself, and TLS.
+#[derive(Debug, clap::Args)]
+pub struct HttpArgs {
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, env = "CONSENT_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "CONSENT_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Seconds a client has to send a request's head (and finish a TLS
+    /// handshake); also how long a kept-alive connection may sit idle.
+    #[arg(long, env = "CONSENT_HEADER_TIMEOUT_S", default_value_t = 10)]
+    header_timeout_s: u64,
+    /// Seconds a client has to send a request's whole body.
+    #[arg(long, env = "CONSENT_BODY_TIMEOUT_S", default_value_t = 30)]
+    body_timeout_s: u64,
+    /// Bytes per second a request body must average after its first two seconds.
+    #[arg(long, env = "CONSENT_MIN_BODY_RATE", default_value_t = 1024)]
+    min_body_rate: u64,
+    /// Connections served at once; more are closed on arrival.
+    #[arg(long, env = "CONSENT_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+}
+
+impl HttpArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            header_timeout: Duration::from_secs(self.header_timeout_s.max(1)),
+            body_timeout: Duration::from_secs(self.body_timeout_s.max(1)),
+            min_body_rate: self.min_body_rate,
+            max_connections: self.max_connections.max(1),
+        }
+    }
+    fn tls(&self) -> Option<TlsFiles> {
+        Some(TlsFiles {
+            cert: self.tls_cert.clone()?,
+            key: self.tls_key.clone()?,
+        })
+    }
 }
 
 pub async fn run(at: &Location, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -169,7 +212,7 @@ pub async fn run(at: &Location, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = ledger.store().clone();
     let mut state = AppState::new(ledger, projection);
     state.public_log = args.public_log;
-    serve(Arc::new(state), args.listen).await?;
+    serve(Arc::new(state), args.listen, args.http.tls(), args.http.limits()).await?;
     let _ = stop.send(true);
     for task in [relay, notifier, cosigning].into_iter().flatten() {
         let _ = task.await;
@@ -194,7 +237,7 @@ async fn decision_node(at: &Location, args: &ServeArgs, brokers: &str) -> anyhow
     state.public_log = args.public_log;
     let state = Arc::new(state);
     tokio::select! {
-        served = serve(state, args.listen) => served?,
+        served = serve(state, args.listen, args.http.tls(), args.http.limits()) => served?,
         followed = follower => {
             // A node that cannot follow the log must not keep answering.
             followed?.context("following the ledger topic")?;

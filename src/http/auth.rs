@@ -237,6 +237,9 @@ impl<R: RequiredScope> FromRequestParts<Arc<AppState>> for Authorized<R> {
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Problem> {
         let key_id = require(state, &parts.headers, R::SCOPE).await?;
+        if let Some(slot) = parts.extensions.get::<super::KeySlot>() {
+            let _ = slot.0.set(key_id.clone());
+        }
         Ok(Self {
             key_id,
             scope: std::marker::PhantomData,

@@ -41,6 +41,8 @@ pub struct Metrics {
     writer_failing: Gauge,
     writer_failures: Counter,
     writer_recoveries: Counter,
+    /// Connections closed on arrival because the cap was reached.
+    pub refused_connections: Counter,
 }
 
 impl Metrics {
@@ -60,6 +62,12 @@ impl Metrics {
         let writer_failing = Gauge::default();
         let writer_failures = Counter::default();
         let writer_recoveries = Counter::default();
+        let refused_connections = Counter::default();
+        registry.register(
+            "consent_http_refused_connections",
+            "Connections closed on arrival because the server held its maximum",
+            refused_connections.clone(),
+        );
         registry.register(
             "consent_writer_failing",
             "1 while the writer refuses appends after a storage failure (see /healthz for why), else 0",
@@ -128,6 +136,7 @@ impl Metrics {
             writer_failing,
             writer_failures,
             writer_recoveries,
+            refused_connections,
         }
     }
 

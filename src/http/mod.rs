@@ -17,10 +17,10 @@ mod openapi;
 mod policies;
 mod problem;
 mod receipts;
+mod server;
 mod watch;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 
 use axum::extract::DefaultBodyLimit;
@@ -28,11 +28,12 @@ use axum::routing::{get, post};
 use axum::Router;
 use consent_domain::Pseudonym;
 use consent_ledger::{AnyStore, Ledger};
-use request_span::RequestSpan;
+use request_span::{KeySlot, RequestSpan};
 
 pub use api_keys::{check_name, key_view, parse_expiry, parse_scopes};
 pub use auth::{create_key, Scope};
 pub use openapi::document_text as openapi_document;
+pub use server::{serve, Limits, TlsFiles};
 
 use consent_consumers::LiveProjection;
 
@@ -133,7 +134,7 @@ impl AppState {
 /// Request bodies above this are refused with `body_too_large`.
 pub const BODY_LIMIT: usize = 1 << 20;
 
-pub fn router(state: Arc<AppState>) -> Router {
+pub fn router(state: Arc<AppState>, limits: server::Limits) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(metrics::metrics))
@@ -165,6 +166,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
+            limits,
+            server::guard_body,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             RequestSpan::layer,
         ))
@@ -177,55 +182,30 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// cut off with the connection.
 pub const DRAIN: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// Serves until SIGINT (ctrl-c) or SIGTERM, then drains ([`DRAIN`]) and
-/// finishes the requests in flight: every request read is answered
-/// (appended, or refused with a problem) before its connection closes.
-pub async fn serve(state: Arc<AppState>, listen: SocketAddr) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
-    let address = listener.local_addr()?;
-    tracing::info!(%address, "serving the consent API");
-    // Presentation for whoever started it (logs go to stderr).
-    {
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), "consent API on http://{address}");
-    }
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let last_used = tokio::spawn(auth::flush_last_used(state.clone(), stopped));
-    let draining = state.clone();
-    let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            crate::serving::shutdown_signal().await;
-            draining
-                .draining
-                .store(true, std::sync::atomic::Ordering::SeqCst);
-            tokio::time::sleep(DRAIN).await;
-        })
-        .await;
-    let _ = stop.send(true);
-    let _ = last_used.await;
-    served?;
-    Ok(())
-}
-
-/// A tracing span around every request (method, route, status, latency),
-/// without headers: API keys never reach a log line.
+/// The access log and request metrics: one line per request on the
+/// `consent::access` target (method, route template, status, latency, the
+/// API key's id), never a header, a query string or a path with its
+/// values, so no secret and no subject id reaches it.
 mod request_span {
-    use std::sync::Arc;
+    use std::sync::{Arc, OnceLock};
 
     use axum::extract::{MatchedPath, Request, State};
     use axum::middleware::Next;
     use axum::response::Response;
-    use tracing::Instrument;
 
     use super::metrics::RouteLabels;
     use super::AppState;
 
     pub struct RequestSpan;
 
+    /// Set by the key check once a key is accepted: its id, for the log.
+    #[derive(Clone, Default)]
+    pub struct KeySlot(pub Arc<OnceLock<String>>);
+
     impl RequestSpan {
         pub async fn layer(
             State(state): State<Arc<AppState>>,
-            request: Request,
+            mut request: Request,
             next: Next,
         ) -> Response {
             let route = request
@@ -233,34 +213,33 @@ mod request_span {
                 .get::<MatchedPath>()
                 .map_or("unmatched", |p| p.as_str())
                 .to_owned();
-            let span = tracing::info_span!("request", method = %request.method(), route = %route);
+            let method = request.method().clone();
+            let slot = KeySlot::default();
+            request.extensions_mut().insert(slot.clone());
             let started = std::time::Instant::now();
-            async move {
-                let mut response = next.run(request).await;
-                if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
-                    response.headers_mut().insert(
-                        axum::http::header::CONNECTION,
-                        axum::http::HeaderValue::from_static("close"),
-                    );
-                }
-                let elapsed = started.elapsed();
-                tracing::info!(
-                    status = response.status().as_u16(),
-                    micros = elapsed.as_micros() as u64,
-                    "answered"
+            let mut response = next.run(request).await;
+            if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
+                response.headers_mut().insert(
+                    axum::http::header::CONNECTION,
+                    axum::http::HeaderValue::from_static("close"),
                 );
-                state
-                    .metrics
-                    .requests
-                    .get_or_create(&RouteLabels {
-                        route,
-                        status: response.status().as_u16(),
-                    })
-                    .observe(elapsed.as_secs_f64());
-                response
             }
-            .instrument(span)
-            .await
+            let elapsed = started.elapsed();
+            let status = response.status().as_u16();
+            tracing::info!(
+                target: "consent::access",
+                method = %method,
+                route = %route,
+                status,
+                micros = elapsed.as_micros() as u64,
+                key = slot.0.get().map_or("-", String::as_str),
+            );
+            state
+                .metrics
+                .requests
+                .get_or_create(&RouteLabels { route, status })
+                .observe(elapsed.as_secs_f64());
+            response
         }
     }
 }

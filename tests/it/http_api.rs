@@ -92,7 +92,7 @@ async fn keys_and_scopes_are_enforced_and_bad_bodies_append_nothing() {
         let secret = key.rsplit('_').next().unwrap();
         assert!(!log.contains(secret), "a key secret reached the log");
     }
-    assert!(log.contains("request"), "requests are traced");
+    assert!(log.contains("consent::access"), "requests are in the access log");
 }
 
 #[tokio::test]

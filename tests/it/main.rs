@@ -14,6 +14,7 @@ mod export_offline;
 mod faults;
 mod format_vectors;
 mod http_api;
+mod http_defence;
 mod keys;
 mod notifier;
 mod personal_data;

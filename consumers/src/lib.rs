@@ -22,6 +22,7 @@
 pub mod kafka_node;
 pub mod notifier;
 pub mod projector;
+pub mod recipient_address;
 pub mod relay;
 pub mod witness_client;
 pub mod witnesses;

@@ -27,6 +27,8 @@ use consent_ledger::store::DeadLetter;
 use consent_ledger::{notification_key, Ledger, LedgerKey, Store, StoreError};
 use ed25519_dalek::Signer;
 use futures_util::future::join_all;
+
+use crate::recipient_address::AddressPolicy;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::watch;
@@ -56,6 +58,10 @@ pub enum NotifierError {
 #[serde(deny_unknown_fields)]
 pub struct Endpoints {
     pub recipients: HashMap<String, Endpoint>,
+    /// Which addresses any of these (or a policy's) URLs may reach: set by
+    /// the operator, never by the file.
+    #[serde(skip)]
+    pub addresses: Arc<AddressPolicy>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -140,8 +146,13 @@ pub async fn run<S: Store>(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), NotifierError> {
     let store = ledger.store().clone();
+    // No redirects and no proxy from the environment: each request goes
+    // to the checked host, through the checking resolver.
     let client = reqwest::Client::builder()
         .timeout(retry.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(endpoints.addresses.resolver())
         .build()
         .map_err(|e| NotifierError::Config {
             path: "(HTTP client)".into(),
@@ -276,9 +287,11 @@ impl<S: Store> Sender<S> {
             "action": if n.kind == "erasure_requested" { "erase" } else { "stop_processing" },
         })
         .to_string();
-        let failure = match url {
+        let failure = match url.map(|u| (u, self.endpoints.addresses.check_url(u))) {
             None => Some((0, format!("no endpoint for recipient {recipient}: neither the recipients file nor the policy gives one"))),
-            Some(url) => self.deliver(url, n.seq, recipient, &body).await.err(),
+            // Never tried: no retry makes a refused address acceptable.
+            Some((_, Err(reason))) => Some((0, format!("recipient URL refused: {reason}"))),
+            Some((url, Ok(_))) => self.deliver(url, n.seq, recipient, &body).await.err(),
         };
         match failure {
             None => {
@@ -349,8 +362,9 @@ impl<S: Store> Sender<S> {
             match sent {
                 Ok(r) if r.status().is_success() => return Ok(()),
                 Ok(r) => last = format!("HTTP {}", r.status().as_u16()),
-                // Without the URL: it may carry a token.
-                Err(e) => last = e.without_url().to_string(),
+                // Without the URL (it may carry a token), with the cause
+                // (a refused address says which and why).
+                Err(e) => last = error_chain(&e.without_url()),
             }
             warn!(entry = seq, %recipient, attempt, error = %last, "webhook delivery failed");
             if attempt < self.retry.attempts {
@@ -360,4 +374,16 @@ impl<S: Store> Sender<S> {
         }
         Err((self.retry.attempts, last))
     }
+}
+
+/// An error and its causes, `: `-separated.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }

@@ -9,6 +9,8 @@ use crate::timestamp::Timestamp;
 pub enum DomainError {
     #[error("the policy document is inconsistent: {0}")]
     PolicyInvalid(String),
+    #[error("recipient {recipient}: notify_url refused: {reason}")]
+    InvalidNotifyUrl { recipient: String, reason: String },
     #[error("policy version {0} is already published")]
     DuplicatePolicyVersion(PolicyVersionId),
     #[error("policy controller {found:?} differs from the ledger's controller {expected:?}")]
@@ -87,6 +89,7 @@ impl DomainError {
     pub fn code(&self) -> &'static str {
         match self {
             DomainError::PolicyInvalid(_) => "policy_invalid",
+            DomainError::InvalidNotifyUrl { .. } => "invalid_notify_url",
             DomainError::DuplicatePolicyVersion(_) => "duplicate_policy_version",
             DomainError::ControllerMismatch { .. } => "controller_mismatch",
             DomainError::PolicyEffectiveBeforePrevious { .. } => "policy_effective_before_previous",

@@ -33,6 +33,7 @@ pub mod command;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod notify_url;
 pub mod policy;
 pub mod policy_diff;
 pub mod pseudonym;

@@ -139,6 +139,16 @@ impl LedgerState {
         policy
             .check()
             .map_err(|d| DomainError::PolicyInvalid(d.0))?;
+        for r in &policy.recipients {
+            if let Some(url) = &r.notify_url {
+                crate::notify_url::check_notify_url(url).map_err(|d| {
+                    DomainError::InvalidNotifyUrl {
+                        recipient: r.id.to_string(),
+                        reason: d.0,
+                    }
+                })?;
+            }
+        }
         if self.policy(&policy.version).is_some() {
             return Err(DomainError::DuplicatePolicyVersion(policy.version));
         }

@@ -13,6 +13,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use consent_consumers::notifier::{self, Endpoints, Retry};
+use consent_consumers::recipient_address::AddressPolicy;
 use consent_consumers::witnesses::WitnessTarget;
 use consent_consumers::{kafka_node, NodeConfig};
 use consent_ledger::Store;
@@ -57,6 +58,15 @@ pub struct ServeArgs {
     /// --recipients, whose URLs take precedence).
     #[arg(long, conflicts_with = "from_kafka")]
     notify: bool,
+    /// Let the notifier call loopback addresses, over plain http too (a
+    /// recipient on this host, tests). Off: recipients must use https to
+    /// public addresses.
+    #[arg(long, conflicts_with = "from_kafka")]
+    notify_allow_loopback_http: bool,
+    /// A network (CIDR, e.g. 10.20.0.0/16) recipients may be in although
+    /// it is private, link-local or reserved (repeatable).
+    #[arg(long, value_name = "CIDR", conflicts_with = "from_kafka")]
+    notify_allow_network: Vec<ipnet::IpNet>,
     /// Webhook tries per recipient before a dead letter.
     #[arg(long, default_value_t = 8)]
     notify_attempts: u32,
@@ -172,7 +182,14 @@ pub async fn run(at: &Location, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let endpoints = match &args.recipients {
         Some(path) => Some(Endpoints::load(path)?),
         None => args.notify.then(Endpoints::default),
-    };
+    }
+    .map(|mut e| {
+        e.addresses = Arc::new(AddressPolicy {
+            allow_loopback_http: args.notify_allow_loopback_http,
+            allowed_networks: args.notify_allow_network.clone(),
+        });
+        e
+    });
     let notifier = match endpoints {
         Some(endpoints) => {
             let key = at.key_store()?.named("webhook")?;

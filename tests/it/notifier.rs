@@ -171,6 +171,7 @@ async fn withdrawal_and_erasure_reach_every_recipient_exactly_once() {
     let file = t.dir.path().join("recipients.json");
     std::fs::write(&file, recipients.to_string()).unwrap();
     let args = [
+        "--notify-allow-loopback-http",
         "--recipients",
         file.to_str().unwrap(),
         "--notify-attempts",
@@ -307,4 +308,86 @@ async fn withdrawal_and_erasure_reach_every_recipient_exactly_once() {
     let _ = serve.wait();
     assert_eq!(logged, delivered, "one entry per confirmed delivery");
     assert!(t.consent(&["verify"], None).status.success());
+}
+
+#[tokio::test]
+async fn recipient_urls_outside_the_allowed_networks_are_refused() {
+    let t = TempLedger::with_reference_policy();
+    // Publication: only https, or http to loopback; never file: or metadata.
+    let policy_key = json_lines(&t.consent(&["api-key", "create", "--scopes", "policy"], None))[0]
+        ["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let webhook = consent_ledger::KeyStore::open(t.keys())
+        .unwrap()
+        .named("webhook")
+        .unwrap();
+    let (r, hooks) = receiver(webhook.verifying()).await;
+    let port = hooks.rsplit(':').next().unwrap().to_owned();
+    // Delivery: loopback without the flag (literal, and a name resolving
+    // to it over https) and cloud metadata, all refused; nothing is sent.
+    let recipients = json!({"recipients": {
+        "group": {"url": format!("{hooks}/hooks/group")},
+        "analytics-providers": {"url": format!("https://localhost:{port}/hooks/analytics-providers")},
+        "infrastructure-providers": {"url": "https://169.254.169.254/latest/meta-data/"},
+    }});
+    let file = t.dir.path().join("recipients.json");
+    std::fs::write(&file, recipients.to_string()).unwrap();
+    let args = ["--recipients", file.to_str().unwrap(), "--notify-attempts", "2", "--notify-backoff-ms", "10"];
+    let (mut serve, base) = spawn(&t, "serve.log", &args).await;
+
+    let mut policy: Value =
+        serde_json::to_value(super::common::reference_policy()).unwrap();
+    policy["version"] = json!("2099-01-01");
+    policy["effective_at"] = json!("2099-01-01T00:00:00Z");
+    for (url, code) in [
+        ("http://169.254.169.254/latest/meta-data/", "invalid_notify_url"),
+        ("file:///etc/passwd", "invalid_notify_url"),
+        ("https://user:secret@partner.example/", "invalid_notify_url"),
+    ] {
+        policy["recipients"][0]["notify_url"] = json!(url);
+        let answer = reqwest::Client::new()
+            .post(format!("{base}/v1/policies"))
+            .bearer_auth(&policy_key)
+            .json(&policy)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 422, "{url}");
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["code"], code, "{body}");
+    }
+
+    let key = json_lines(&t.consent(&["api-key", "create", "--scopes", "record"], None))[0]
+        ["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    post(&base, &key, &json!({"type": "consent_granted", "subject": "alice@example.com",
+        "purpose": "marketing", "data_categories": ["email-address"],
+        "policy_version": "2023-11-29", "channel": "web"})).await;
+    post(&base, &key, &json!({"type": "consent_withdrawn", "subject": "alice@example.com",
+        "purpose": "marketing", "channel": "account-settings"})).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let dead = loop {
+        let d = json_lines(&t.consent(&["dead-letters"], None));
+        if d.len() >= 3 {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "dead letters: {d:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let reason = |r: &str| {
+        dead.iter()
+            .find(|d| d["recipient"] == r)
+            .map(|d| d["last_error"].as_str().unwrap_or_default().to_owned())
+            .unwrap_or_default()
+    };
+    assert!(reason("group").contains("loopback"), "{dead:?}");
+    assert!(reason("analytics-providers").contains("refused address"), "{dead:?}");
+    assert!(reason("infrastructure-providers").contains("link-local"), "{dead:?}");
+    assert!(r.seen.lock().unwrap().accepted.is_empty(), "nothing reached the receiver");
+    let _ = serve.kill();
+    let _ = serve.wait();
 }

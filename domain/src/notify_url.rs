@@ -67,7 +67,7 @@ mod tests {
             "https://user:pw@partner.example/",
             "https://partner.example/#frag",
             "partner.example/hook",
-            "https:///nohost",
+            "https://",
         ] {
             assert!(check_notify_url(bad).is_err(), "{bad}");
         }

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::{create_key, Admin, Authorized, Scope};
-use super::problem::{Body, Problem};
+use super::problem::{Body, PathParam, Problem};
 use super::AppState;
 
 /// A key as people see it: everything but its secret and hash.
@@ -145,7 +145,7 @@ pub async fn create(
 pub async fn revoke(
     State(state): State<Arc<AppState>>,
     _: Authorized<Admin>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<Value>, Problem> {
     let at = Timestamp::now().to_string();
     match state.store.revoke_api_key(&id, &at).await.map_err(Problem::internal)? {

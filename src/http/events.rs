@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,7 +13,7 @@ use consent_ledger::{AppendResult, IdempotencyKey, Rejection, Store};
 use serde_json::{json, Value};
 
 use super::auth::{Audit, Authorized, Record};
-use super::problem::{Body, Problem};
+use super::problem::{Body, PathParam, Problem};
 use super::AppState;
 
 /// Maps an append's outcome to a response: 201 for a new entry, 200 for an
@@ -133,7 +133,7 @@ pub async fn record(
 pub async fn history(
     State(state): State<Arc<AppState>>,
     _: Authorized<Audit>,
-    Path(subject): Path<String>,
+    PathParam(subject): PathParam<String>,
 ) -> Result<Json<Value>, Problem> {
     let store = &*state.store;
     let subject = SubjectId::new(subject).map_err(Problem::invalid_subject)?;

@@ -7,14 +7,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use consent_ledger::tlog::tiles::{parse_tile_path, TILE_WIDTH};
 use consent_ledger::Store;
 
 use super::auth::{require, Scope};
-use super::problem::Problem;
+use super::problem::{PathParam, Problem};
 use super::AppState;
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -54,7 +54,7 @@ pub async fn checkpoint(
 pub async fn tile(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(path): Path<String>,
+    PathParam(path): PathParam<String>,
 ) -> Result<Response, Problem> {
     readable(&state, &headers).await?;
     let coord = parse_tile_path(&path)

@@ -11,6 +11,7 @@ mod auth;
 mod decisions;
 mod events;
 mod health;
+mod i_json;
 mod log;
 mod metrics;
 mod openapi;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
@@ -16,7 +16,7 @@ use consent_ledger::IdempotencyKey;
 
 use super::auth::{Authorized, Policy};
 use super::events::appended;
-use super::problem::{Body, Params, Problem};
+use super::problem::{Body, Params, PathParam, Problem};
 use super::AppState;
 
 pub async fn publish(
@@ -57,7 +57,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<Arc<AppState>>,
     _: Authorized<Policy>,
-    Path(version): Path<String>,
+    PathParam(version): PathParam<String>,
 ) -> Result<Json<Value>, Problem> {
     let model = state.projection.model.read().expect("projection lock");
     let p = model
@@ -90,7 +90,7 @@ pub struct Page {
 pub async fn reacceptance(
     State(state): State<Arc<AppState>>,
     _: Authorized<Policy>,
-    Path(version): Path<String>,
+    PathParam(version): PathParam<String>,
     Params(page): Params<Page>,
 ) -> Result<Json<Value>, Problem> {
     let version = PolicyVersionId::new(version).map_err(|e| {

@@ -2,7 +2,6 @@
 //! `serving.rs`) and the body and query-string extractors that turn bad
 //! input into one.
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts};
 
 pub use crate::serving::Problem;
@@ -17,22 +16,34 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> 
     type Rejection = Problem;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Problem> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Body(v)),
-            Err(JsonRejection::BytesRejection(e))
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE =>
-            {
-                Err(Problem::new(
+        if !is_json(req.headers()) {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "json_required",
+                "send Content-Type: application/json",
+            ));
+        }
+        let bytes = match axum::body::Bytes::from_request(req, state).await {
+            Ok(b) => b,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(Problem::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "body_too_large",
                     e.body_text(),
                 ))
             }
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "json_required",
-                "send Content-Type: application/json",
-            )),
+            Err(e) => return Err(Problem::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text())),
+        };
+        // Refuse what parsing would silently change (RFC 7493).
+        super::i_json::check(&bytes).map_err(|detail| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "not_i_json",
+                format!("the body is not I-JSON (RFC 7493): {detail}"),
+            )
+        })?;
+        match axum::Json::<T>::from_bytes(&bytes) {
+            Ok(axum::Json(v)) => Ok(Body(v)),
             // A subject id that is not in canonical form has its own code.
             Err(e) if e.body_text().contains("invalid subject identifier") => Err(Problem::new(
                 StatusCode::BAD_REQUEST,
@@ -46,6 +57,19 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> 
             )),
         }
     }
+}
+
+/// `application/json` or a `+json` type, as axum's `Json` accepts.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 impl Problem {
@@ -70,5 +94,23 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for Par
             .await
             .map(|axum::extract::Query(v)| Params(v))
             .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))
+    }
+}
+
+/// `Path` whose rejections are problems (`invalid_path`): a segment that
+/// is not valid percent-encoded UTF-8, or not of the expected type.
+pub struct PathParam<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for PathParam<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Problem> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| PathParam(v))
+            .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid_path", e.body_text()))
     }
 }

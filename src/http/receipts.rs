@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -18,14 +18,21 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::{require, Audit, Authorized, Scope};
-use super::problem::{Params, Problem};
+use super::problem::{Params, PathParam, Problem};
 use super::AppState;
 
 /// The latest checkpoint if it covers `size` entries; otherwise, on a
 /// writer, the next one the checkpointer publishes (at most one interval
 /// away: requests never force a checkpoint); otherwise 503
-/// `checkpoint_pending`.
+/// `checkpoint_pending`. A size past the committed tree can never be
+/// covered by waiting: 422 `invalid_tree_size` at once.
 pub async fn covering_checkpoint(state: &AppState, size: u64) -> Result<StoredCheckpoint, Problem> {
+    let tree = state.store.tree_size().await.map_err(Problem::internal)?;
+    if size > tree {
+        return Err(bad_size(format!(
+            "no checkpoint can cover {size} entries: the log holds {tree}"
+        )));
+    }
     let latest = state
         .store
         .latest_checkpoint()
@@ -166,7 +173,7 @@ pub struct ReceiptQuery {
 pub async fn receipt(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(seq): Path<String>,
+    PathParam(seq): PathParam<String>,
     Params(q): Params<ReceiptQuery>,
 ) -> Result<Response, Problem> {
     // The tlog-proof holds only hashes and the checkpoint: a recording

@@ -8,7 +8,7 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use consent_domain::Event;
 use consent_ledger::format::EntryLine;
@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::{Authorized, Watch};
-use super::problem::Problem;
+use super::problem::{Params, Problem};
 use super::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -41,7 +41,7 @@ fn purpose_of(event: &Event) -> Option<String> {
 pub async fn watch(
     State(state): State<Arc<AppState>>,
     _: Authorized<Watch>,
-    Query(from): Query<From>,
+    Params(from): Params<From>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, Problem> {
     let stream = futures_util::stream::unfold(
         (state, from.from, Vec::<SseEvent>::new()),

@@ -323,3 +323,118 @@ async fn the_openapi_document_is_served_matches_the_committed_one_and_every_path
         }
     }
 }
+
+/// GET with a key: status, content type, body text.
+async fn get_raw(base: &str, key: &str, path: &str) -> (u16, String, String) {
+    let r = reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let ctype = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, ctype, r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn impossible_requests_get_specific_problems_at_once() {
+    let s = start().await;
+    let audit = s.key("audit");
+    let record = s.key("record");
+    let problem = |(status, ctype, body): (u16, String, String)| {
+        assert_eq!(ctype, "application/problem+json", "{status} {body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        (status, v["code"].as_str().unwrap().to_owned())
+    };
+    // A tile index past any possible log: 404, not another tile's bytes.
+    let overflow = "/log/tile/entries/x036/x028/x797/x018/x963/968.p/1";
+    assert_eq!(problem(get_raw(&s.base, &audit, overflow).await).0, 404);
+    // Proofs for sizes the log does not have: 422 without waiting.
+    for path in [
+        "/v1/proofs/inclusion?seq=18446744073709551615",
+        "/v1/proofs/inclusion?seq=9",
+        "/v1/proofs/consistency?old=999",
+    ] {
+        let started = Instant::now();
+        assert_eq!(
+            problem(get_raw(&s.base, &audit, path).await),
+            (422, "invalid_tree_size".into()),
+            "{path}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(1), "{path} waited");
+    }
+    // Bad query and path values are problems too.
+    let watch = s.key("watch");
+    assert_eq!(
+        problem(get_raw(&s.base, &watch, "/v1/watch?from=abc").await),
+        (400, "invalid_query".into())
+    );
+    assert_eq!(
+        problem(get_raw(&s.base, &audit, "/v1/subjects/%FF%FE/history").await),
+        (400, "invalid_path".into())
+    );
+    // Evidence a parser would change is refused, not altered.
+    let head = s.head().await;
+    for evidence in [
+        r#"{"n": 9007199254740993}"#,
+        r#"{"n": 0.1e-400}"#,
+        r#"{"ip": "192.0.2.1", "ip": "198.51.100.7"}"#,
+    ] {
+        let body = format!(
+            r#"{{"type": "consent_granted", "subject": "alice@example.com", "purpose": "marketing",
+                "data_categories": ["email-address"], "policy_version": "2023-11-29",
+                "channel": "web", "evidence": {evidence}}}"#
+        );
+        let r = reqwest::Client::new()
+            .post(format!("{}/v1/events", s.base))
+            .bearer_auth(&record)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{evidence}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["code"], "not_i_json", "{v}");
+    }
+    assert_eq!(s.head().await, head, "nothing was appended");
+}
+
+#[tokio::test]
+async fn a_decide_key_cannot_tell_a_known_subject_from_an_unknown_one() {
+    let s = start().await;
+    let record = s.key("record");
+    let decide = s.key("decide");
+    let (status, _, _) = s
+        .post(
+            Some(&record),
+            "/v1/events",
+            &json!({"type": "consent_granted", "subject": "known@example.com",
+                    "purpose": "affiliate-sharing", "data_categories": ["email-address"],
+                    "policy_version": "2023-11-29", "channel": "web"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    // Marketing was never granted to either: the answers must be equal
+    // apart from the subject asked about.
+    let ask = |subject: &str| {
+        json!({"subject": subject, "purpose": "marketing", "data_category": "email-address"})
+    };
+    let (a, known, _) = s.post(Some(&decide), "/v1/decisions", &ask("known@example.com")).await;
+    let (b, unknown, _) = s.post(Some(&decide), "/v1/decisions", &ask("nobody@example.com")).await;
+    assert_eq!((a, b), (200, 200));
+    let strip = |mut v: Value| {
+        // The instant and token of the answer differ by time, not subject.
+        for k in ["at", "as_of", "token", "evaluated_at"] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+        v
+    };
+    assert_eq!(strip(known.clone()), strip(unknown.clone()), "{known} vs {unknown}");
+    assert!(known.get("pseudonym").is_none() && known.get("subject").is_none(), "{known}");
+}

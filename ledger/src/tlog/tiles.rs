@@ -282,6 +282,17 @@ pub fn parse_tile_path(path: &str) -> Option<TileCoord> {
             .checked_mul(1000)?
             .checked_add(digits.parse::<u64>().ok()?)?;
     }
+    // A tile whose first leaf lies past the largest possible log (2^63
+    // entries: sequence numbers are signed 64-bit in storage) does not exist.
+    let shift = 8 * (level.unwrap_or(0) + 1);
+    let possible = if shift >= 63 {
+        index == 0
+    } else {
+        index <= (i64::MAX as u64) >> shift
+    };
+    if !possible {
+        return None;
+    }
     let coord = TileCoord {
         level,
         index,
@@ -295,6 +306,15 @@ pub fn parse_tile_path(path: &str) -> Option<TileCoord> {
 mod tests {
     use super::*;
     use crate::tlog::merkle::{leaf_hash, LeafSlice};
+
+    #[test]
+    fn tiles_past_the_largest_possible_log_do_not_parse() {
+        assert!(parse_tile_path("entries/x036/x028/x797/x018/x963/968.p/1").is_none());
+        assert!(parse_tile_path("0/x036/x028/x797/x018/x963/968").is_none());
+        assert!(parse_tile_path("entries/x036/x028/x797/x018/x963/967").is_some());
+        assert!(parse_tile_path("7/001").is_none());
+        assert!(parse_tile_path("7/000").is_some());
+    }
 
     #[test]
     fn paths() {

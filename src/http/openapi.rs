@@ -35,6 +35,13 @@ fn op(
     o["responses"][ok.0] =
         json!({"description": "success", "content": {"application/json": {"schema": ok.1}}});
     if let Some(schema) = body {
+        for (status, description) in [
+            ("408", "the body arrived too slowly (request_timeout)"),
+            ("413", "the body is over 1 MiB (body_too_large), refused before reading when declared"),
+            ("415", "Content-Type is not application/json (json_required)"),
+        ] {
+            o["responses"][status] = json!({"description": description, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
+        }
         o["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
     }
     o
@@ -87,6 +94,14 @@ pub fn document() -> Value {
                 "receipt": {"type": "boolean", "description": "single decisions: also return a receipt, the decision and the checkpoint it was evaluated at signed with the ledger key"}
             }
         },
+        "NewApiKey": {
+            "type": "object", "required": ["scopes"], "additionalProperties": false,
+            "properties": {
+                "scopes": {"type": "array", "minItems": 1, "items": {"enum": ["decide", "watch", "record", "policy", "audit", "admin"]}},
+                "name": {"type": "string", "maxLength": 100},
+                "expires_at": {"type": "string", "description": "RFC 3339 instant in the future, or a lifetime such as 90d, 12h, 30m"}
+            }
+        },
         "BatchRequest": {
             "type": "object", "required": ["checks"], "additionalProperties": false,
             "properties": {"checks": {"type": "array", "maxItems": 1000, "items": {"$ref": "#/components/schemas/Check"}}, "token": {"type": "string"}}
@@ -123,7 +138,11 @@ pub fn document() -> Value {
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "OpenMetrics text"}}}},
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
             "/v1/events": {"post": with_params(
-                op("Record a subject event", "record", Some("Submission"), ("201", r("Appended")), &[("409", "idempotency key used for another request"), ("413", "body too large"), ("422", "rejected by the rules")]),
+                {
+                    let mut o = op("Record a subject event", "record", Some("Submission"), ("201", r("Appended")), &[("409", "idempotency key used for another request"), ("422", "rejected by the rules")]);
+                    o["responses"]["200"] = json!({"description": "a replay: the same Idempotency-Key and body as an earlier request; its original entry (`replayed: true`)", "content": {"application/json": {"schema": r("Appended")}}});
+                    o
+                },
                 json!([{"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "maxLength": 200}}]),
             )},
             "/v1/policies": {
@@ -147,7 +166,12 @@ pub fn document() -> Value {
             "/v1/proofs/consistency": {"get": with_params(op("RFC 9162 consistency proof (base64 hashes)", "audit", None, ("200", obj.clone()), &[("422", "sizes out of range")]), json!([param("old", "query", "old tree size"), param("new", "query", "new tree size (default: the latest checkpoint's)")]))},
             "/log/checkpoint": {"get": {"summary": "The latest signed checkpoint (C2SP tlog-checkpoint); public with `serve --public-log`", "security": [{"apiKey": []}], "x-required-scope": "audit", "responses": {"200": {"description": "signed note", "content": {"text/plain": {"schema": {"type": "string"}}}}, "401": {"$ref": "#/components/responses/Problem"}, "404": {"$ref": "#/components/responses/Problem"}}}},
             "/log/tile/{tile}": {"get": {"parameters": [param("tile", "path", "C2SP tlog-tiles path: <L>/<N>[.p/<W>] or entries/<N>[.p/<W>], N in x-prefixed groups of three digits")], "summary": "A hash tile or entry bundle (C2SP tlog-tiles), immutable; public with `serve --public-log`", "security": [{"apiKey": []}], "x-required-scope": "audit", "responses": {"200": {"description": "application/octet-stream"}, "401": {"$ref": "#/components/responses/Problem"}, "404": {"$ref": "#/components/responses/Problem"}}}},
-            "/v1/watch": {"get": {"parameters": [param("from", "query", "first sequence number")], "summary": "Server-Sent Events of consent changes (entry, type, pseudonym, purpose)", "security": [{"apiKey": []}], "x-required-scope": "watch or audit", "responses": {"200": {"description": "text/event-stream"}, "401": {"$ref": "#/components/responses/Problem"}, "403": {"$ref": "#/components/responses/Problem"}}}},
+            "/v1/watch": {"get": {"parameters": [{"name": "from", "in": "query", "required": false, "description": "first sequence number", "schema": {"type": "integer", "minimum": 0}}], "summary": "Server-Sent Events of consent changes (entry, type, pseudonym, purpose)", "security": [{"apiKey": []}], "x-required-scope": "watch or audit", "responses": {"200": {"description": "text/event-stream"}, "400": {"$ref": "#/components/responses/Problem"}, "401": {"$ref": "#/components/responses/Problem"}, "403": {"$ref": "#/components/responses/Problem"}}}},
+            "/v1/api-keys": {
+                "get": op("Every API key (never secrets)", "admin", None, ("200", obj.clone()), &[]),
+                "post": op("Create an API key; its secret is in this answer only", "admin", Some("NewApiKey"), ("201", obj.clone()), &[]),
+            },
+            "/v1/api-keys/{id}": {"delete": with_params(op("Revoke an API key: refused by every server within a second", "admin", None, ("200", obj.clone()), &[("404", "no such key")]), json!([param("id", "path", "the key's id (16 hex digits)")]))},
         },
         "components": {
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "`ck_<id>_<secret>` from `consent api-key create --scopes …`"}},

@@ -310,10 +310,12 @@ async fn the_openapi_document_is_served_matches_the_committed_one_and_every_path
                     .replace("{subject}", "x")
                     .replace("{seq}", "1")
                     .replace("{tile}", "0/000")
+                    .replace("{id}", "0000000000000000")
             );
             let req = match method.as_str() {
                 "get" => client.get(&url),
                 "post" => client.post(&url).json(&json!({})),
+                "delete" => client.delete(&url),
                 other => panic!("undocumented method {other}"),
             };
             let status = req.send().await.unwrap().status().as_u16();

@@ -183,6 +183,25 @@ impl From<SubjectId> for String {
         s.0
     }
 }
+/// The rule above as a JSON Schema (ECMA-262) pattern, exact for ASCII.
+/// Beyond ASCII it refuses the control, format, separator and private-use
+/// characters of the Basic Multilingual Plane by name; what a pattern
+/// cannot say (unassigned code points, compatibility characters, format
+/// characters outside the BMP, the limit of 256 bytes rather than
+/// characters) the server still refuses with `invalid_subject`.
+pub fn subject_id_pattern() -> String {
+    // Refused anywhere: Cc, BMP Cf, Zl, Zp, Co.
+    const F: &str = "\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890-\\u0891\\u08e2\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb\\ue000-\\uf8ff";
+    // White space not refused above: refused at either end.
+    const W: &str = " \\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000";
+    const SEP: &str = "[ .()-]";
+    format!(
+        "^(?:phone:[ \\u1680]*\\+{SEP}*[1-9](?:{SEP}*[0-9]){{7,14}}(?:{SEP}*[.()-])?\
+         |email:[^@{F}{W}]+@[^@{F}{W}]+\
+         |(?!phone:|email:)[^{F}{W}](?:[^{F}]*[^{F}{W}])?)$"
+    )
+}
+
 impl JsonSchema for SubjectId {
     fn schema_name() -> Cow<'static, str> {
         "SubjectId".into()
@@ -191,9 +210,9 @@ impl JsonSchema for SubjectId {
         json_schema!({
             "type": "string",
             "minLength": 1,
-            "maxLength": 256,
-            "pattern": "^\\S(.*\\S)?$",
-            "description": "The controller's identifier of the subject, brought to its canonical form (NFC; email addresses lower-cased; phone: in E.164; no control, format, zero-width or bidi characters, no leading or trailing space). Personal data: pseudonymised before it reaches the log.",
+            "maxLength": MAX_SUBJECT_LEN,
+            "pattern": subject_id_pattern(),
+            "description": "The controller's identifier of the subject, brought to its canonical form (NFC; email addresses lower-cased; phone: in E.164; no control, format, zero-width or bidi characters, no leading or trailing space; no unassigned or compatibility characters; at most 256 bytes). Personal data: pseudonymised before it reaches the log.",
         })
     }
 }
@@ -251,5 +270,25 @@ mod tests {
         assert_eq!(id("CRM-0042").unwrap(), "CRM-0042");
         assert_eq!(id("user@tenant").unwrap(), "user@tenant");
         assert_eq!(id("Zoë Ünal").unwrap(), "Zoë Ünal");
+    }
+
+    proptest::proptest! {
+        /// The published pattern says exactly what the server does, for
+        /// ASCII (schemathesis generates ASCII against it in CI).
+        #[test]
+        fn the_schema_pattern_agrees_with_the_rule_on_ascii(
+            s in proptest::prop_oneof![
+                "[\\x00-\\x7f]{0,300}",
+                "[ -~]{1,20}",
+                "phone:[ +0-9.()a-]{0,24}",
+                "phone: ?\\+[0-9]{0,3}[ .()-]?[0-9]{5,13}[ .()-]?",
+                "email:[ -~]{0,12}",
+                "[ -~]{0,6}@[ -~]{0,6}",
+            ]
+        ) {
+            let pattern = fancy_regex::Regex::new(&subject_id_pattern()).unwrap();
+            let matches = pattern.is_match(&s).unwrap() && s.chars().count() <= MAX_SUBJECT_LEN;
+            proptest::prop_assert_eq!(matches, SubjectId::new(s.clone()).is_ok(), "{:?}", s);
+        }
     }
 }

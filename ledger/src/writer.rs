@@ -555,6 +555,10 @@ pub(crate) struct Writer<S> {
 /// How often a commit also deletes expired idempotency keys.
 const EXPIRE_KEYS_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// How soon a scrub that failed (an older snapshot was still open) is
+/// tried again while no append comes.
+const SCRUB_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Whether the writer appends, as `/healthz` and the metrics report it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriterHealth {
@@ -676,6 +680,8 @@ impl<S: Store> Writer<S> {
                     }
                     reply.send();
                 }
+                // A scrub that failed is retried when nothing else comes.
+                _ = tokio::time::sleep(SCRUB_RETRY), if self.scrub_due => self.scrub().await,
                 Ok(()) = async { shared_head.as_mut().expect("guarded").changed().await },
                     if shared_head.is_some() =>
                 {

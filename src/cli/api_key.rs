@@ -43,7 +43,7 @@ pub async fn run(at: &Location, command: ApiKeyCommand) -> anyhow::Result<ExitCo
             name,
             expires,
         } => {
-            let parsed = parse_scopes(scopes.iter().map(String::as_str)).map_err(|e| anyhow!(e))?;
+            let parsed = parse_scopes(scopes.iter().map(|s| s.trim())).map_err(|e| anyhow!(e))?;
             crate::http::check_name(&name).map_err(|e| anyhow!(e))?;
             let expires = expires
                 .as_deref()

@@ -45,38 +45,61 @@ pub fn key_view(row: &ApiKeyRow) -> Value {
     })
 }
 
-/// An expiry as given on the command line: an RFC 3339 instant, or a
-/// lifetime from now such as `90d`, `12h` or `30m`. It must lie ahead.
-pub fn parse_expiry(text: &str) -> Result<Timestamp, String> {
+/// Why an expiry was refused.
+#[derive(Debug)]
+pub enum ExpiryError {
+    /// Neither a lifetime nor an RFC 3339 instant (400 `invalid_api_key`).
+    Malformed(String),
+    /// An instant not in the future (422 `expiry_in_past`).
+    Past(String),
+}
+
+impl std::fmt::Display for ExpiryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Malformed(s) | Self::Past(s) => f.write_str(s),
+        }
+    }
+}
+
+/// An expiry: a lifetime from now (`90d`, `12h`, `30m`: 1 to 999,999 days,
+/// hours or minutes, no leading zero) or an RFC 3339 instant ahead of now.
+pub fn parse_expiry(text: &str) -> Result<Timestamp, ExpiryError> {
     let now = Timestamp::now();
-    let lifetime = text
-        .strip_suffix('d')
-        .map(|n| (n, 86_400))
-        .or_else(|| text.strip_suffix('h').map(|n| (n, 3_600)))
-        .or_else(|| text.strip_suffix('m').map(|n| (n, 60)))
-        .and_then(|(n, unit)| n.parse::<i64>().ok().map(|n| n.checked_mul(unit)));
-    let at = match lifetime {
-        Some(Some(seconds)) => seconds
-            .checked_mul(1_000_000)
-            .and_then(|us| now.as_micros().checked_add(us))
-            .map(Timestamp::from_micros)
-            .ok_or_else(|| format!("expiry {text:?} is too far away"))?,
-        Some(None) => return Err(format!("expiry {text:?} is too far away")),
+    let at = match lifetime_seconds(text) {
+        Some(seconds) => Timestamp::from_micros(now.as_micros() + seconds * 1_000_000),
         None => Timestamp::parse(text).map_err(|_| {
-            format!("invalid expiry {text:?}: expected an RFC 3339 instant or a lifetime such as 90d, 12h, 30m")
+            ExpiryError::Malformed(format!(
+                "invalid expiry {text:?}: expected an RFC 3339 instant or a lifetime such as 90d, 12h, 30m"
+            ))
         })?,
     };
     if at <= now {
-        return Err(format!("expiry {text:?} is not in the future"));
+        return Err(ExpiryError::Past(format!("expiry {text:?} is not in the future")));
     }
     Ok(at)
+}
+
+/// `[1-9][0-9]{0,5}` then `d`, `h` or `m`, in seconds.
+fn lifetime_seconds(text: &str) -> Option<i64> {
+    let unit = match text.as_bytes().last()? {
+        b'd' => 86_400,
+        b'h' => 3_600,
+        b'm' => 60,
+        _ => return None,
+    };
+    let digits = &text[..text.len() - 1];
+    let well_formed = (1..=6).contains(&digits.len())
+        && !digits.starts_with('0')
+        && digits.bytes().all(|b| b.is_ascii_digit());
+    well_formed.then(|| digits.parse::<i64>().expect("six digits") * unit)
 }
 
 /// Scope names, each known, at least one.
 pub fn parse_scopes<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Vec<Scope>, String> {
     let mut scopes = Vec::new();
     for name in names {
-        let scope = Scope::parse(name.trim()).ok_or_else(|| {
+        let scope = Scope::parse(name).ok_or_else(|| {
             let known: Vec<&str> = Scope::ALL.iter().map(|s| s.name()).collect();
             format!("unknown scope {name:?}: expected one of {}", known.join(", "))
         })?;
@@ -133,7 +156,12 @@ pub async fn create(
         .as_deref()
         .map(parse_expiry)
         .transpose()
-        .map_err(invalid)?;
+        .map_err(|e| match e {
+            ExpiryError::Malformed(detail) => invalid(detail),
+            ExpiryError::Past(detail) => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "expiry_in_past", detail)
+            }
+        })?;
     let (secret, row) = create_key(&*state.store, &scopes, &new.name, expires_at)
         .await
         .map_err(|e| Problem::internal(e))?;

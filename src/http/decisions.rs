@@ -115,13 +115,15 @@ pub async fn pseudonym_of(
 
 async fn wait_for_token(state: &AppState, token: Option<&str>) -> Result<(), Problem> {
     let Some(token) = token else { return Ok(()) };
-    let seq: u64 = token.parse().map_err(|_| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
+    let seq = parse_token(token)?;
+    let behind = state.projection.checkpoint().is_none_or(|c| seq > c);
+    if behind && seq > ledger_head(state).await? {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_token",
-            "token is not one this ledger issued",
-        )
-    })?;
+            "token is ahead of the ledger: not one this ledger issued",
+        ));
+    }
     if !state.projection.wait_for(seq, TOKEN_WAIT).await {
         return Err(Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -130,6 +132,25 @@ async fn wait_for_token(state: &AppState, token: Option<&str>) -> Result<(), Pro
         ));
     }
     Ok(())
+}
+
+/// A token is the decimal sequence number of an append: 1 to 19 digits.
+fn parse_token(token: &str) -> Result<u64, Problem> {
+    let well_formed = (1..=19).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_digit());
+    well_formed.then(|| token.parse().expect("19 digits fit")).ok_or_else(|| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_token",
+            "a token is the decimal `token` of an append's answer",
+        )
+    })
+}
+
+/// The newest sequence number in the store (which other writers may have
+/// moved past this node's projection).
+async fn ledger_head(state: &AppState) -> Result<u64, Problem> {
+    let head = state.store.head().await.map_err(Problem::internal)?;
+    Ok(head.map_or(0, |h| h.seq))
 }
 
 /// A decision's question, and the pseudonym to echo in the answer: only

@@ -52,8 +52,27 @@ fn with_params(mut op: Value, params: Value) -> Value {
     op
 }
 
-fn param(name: &str, place: &str, description: &str) -> Value {
-    json!({"name": name, "in": place, "required": place == "path", "description": description, "schema": {"type": "string"}})
+fn param(name: &str, place: &str, description: &str, schema: Value) -> Value {
+    json!({"name": name, "in": place, "required": place == "path", "description": description, "schema": schema})
+}
+
+/// A sequence number or tree size: what the server parses as `u64`.
+fn number() -> Value {
+    json!({"type": "integer", "minimum": 0, "maximum": u64::MAX})
+}
+
+fn text() -> Value {
+    json!({"type": "string"})
+}
+
+fn domain(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+/// A consistency token as the server accepts it: the decimal sequence
+/// number of an append (at most 19 digits).
+fn token() -> Value {
+    json!({"type": "string", "pattern": "^[0-9]{1,19}$", "description": "the `token` of an append's answer: answer only once that append is visible"})
 }
 
 /// The whole document.
@@ -86,11 +105,11 @@ pub fn document() -> Value {
             "required": ["purpose", "data_category"],
             "additionalProperties": false,
             "properties": {
-                "subject": {"type": "string", "description": "the controller's subject id (or give `pseudonym`)"},
+                "subject": {"$ref": "#/components/schemas/SubjectId", "description": "the controller's subject id (or give `pseudonym`)"},
                 "pseudonym": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                "purpose": {"type": "string"}, "data_category": {"type": "string"},
-                "at": {"type": "string", "format": "date-time", "description": "default: now"},
-                "token": {"type": "string", "description": "answer only once this append is visible"},
+                "purpose": {"$ref": "#/components/schemas/PurposeId"}, "data_category": {"$ref": "#/components/schemas/DataCategoryId"},
+                "at": {"$ref": "#/components/schemas/Timestamp", "description": "default: now"},
+                "token": token(),
                 "receipt": {"type": "boolean", "description": "single decisions: also return a receipt, the decision and the checkpoint it was evaluated at signed with the ledger key"}
             }
         },
@@ -98,13 +117,17 @@ pub fn document() -> Value {
             "type": "object", "required": ["scopes"], "additionalProperties": false,
             "properties": {
                 "scopes": {"type": "array", "minItems": 1, "items": {"enum": ["decide", "watch", "record", "policy", "audit", "admin"]}},
-                "name": {"type": "string", "maxLength": 100},
-                "expires_at": {"type": "string", "description": "RFC 3339 instant in the future, or a lifetime such as 90d, 12h, 30m"}
+                "name": {"type": "string", "maxLength": 100, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$", "description": "no control characters"},
+                "expires_at": {"anyOf": [
+                    {"type": "string", "pattern": "^[1-9][0-9]{0,5}[dhm]$", "description": "a lifetime: days, hours or minutes"},
+                    {"$ref": "#/components/schemas/Timestamp", "description": "an instant in the future (422 `expiry_in_past` otherwise)"},
+                    {"type": "null", "description": "never expires (the default)"}
+                ]}
             }
         },
         "BatchRequest": {
             "type": "object", "required": ["checks"], "additionalProperties": false,
-            "properties": {"checks": {"type": "array", "maxItems": 1000, "items": {"$ref": "#/components/schemas/Check"}}, "token": {"type": "string"}}
+            "properties": {"checks": {"type": "array", "maxItems": 1000, "items": {"$ref": "#/components/schemas/Check"}}, "token": token()}
         },
         "Decision": {
             "type": "object",
@@ -149,29 +172,29 @@ pub fn document() -> Value {
                 "post": op("Publish a policy version", "policy", Some("PolicyVersion"), ("201", r("Appended")), &[("422", "rejected by the rules")]),
                 "get": op("List policy versions", "policy", None, ("200", obj.clone()), &[]),
             },
-            "/v1/policies/{version}": {"get": with_params(op("One policy version with its changes", "policy", None, ("200", obj.clone()), &[("404", "unknown version")]), json!([param("version", "path", "policy version id")]))},
-            "/v1/policies/{version}/reacceptance": {"get": with_params(op("Subjects who must re-accept a material change", "policy", None, ("200", obj.clone()), &[("404", "unknown version")]), json!([param("version", "path", "policy version id"), param("after", "query", "pseudonym to continue after"), param("limit", "query", "page size, 1 to 1000")]))},
+            "/v1/policies/{version}": {"get": with_params(op("One policy version with its changes", "policy", None, ("200", obj.clone()), &[("404", "unknown version")]), json!([param("version", "path", "policy version id", domain("PolicyVersionId"))]))},
+            "/v1/policies/{version}/reacceptance": {"get": with_params(op("Subjects who must re-accept a material change", "policy", None, ("200", obj.clone()), &[("404", "unknown version")]), json!([param("version", "path", "policy version id", domain("PolicyVersionId")), param("after", "query", "pseudonym to continue after (the previous page's `next`)", text()), param("limit", "query", "page size (default 100)", json!({"type": "integer", "minimum": 1, "maximum": 1000}))]))},
             "/v1/decisions": {"post": op("One decision", "decide", Some("Check"), ("200", r("Decision")), &[("503", "consistency token not reached in time")])},
             "/v1/decisions/batch": {"post": op("Up to 1000 decisions", "decide", Some("BatchRequest"), ("200", obj.clone()), &[("422", "too many checks")])},
-            "/v1/subjects/{subject}/history": {"get": with_params(op("Every entry about a subject", "audit", None, ("200", obj.clone()), &[("404", "unknown subject")]), json!([param("subject", "path", "the controller's subject id")]))},
+            "/v1/subjects/{subject}/history": {"get": with_params(op("Every entry about a subject", "audit", None, ("200", obj.clone()), &[("404", "unknown subject")]), json!([param("subject", "path", "the controller's subject id", domain("SubjectId"))]))},
             "/v1/entries/{seq}/receipt": {"get": with_params(
                 {
                     let mut o = op("The entry's consent receipt: C2SP tlog-proof@v1 text, or with format=json an ISO/IEC TS 27560-style receipt carrying the entry and the proof", "record or audit", None, ("200", obj.clone()), &[("404", "no such entry"), ("503", "no checkpoint covers the entry yet")]);
                     o["responses"]["200"]["content"]["text/plain"] = json!({"schema": {"type": "string"}});
                     o
                 },
-                json!([param("seq", "path", "the entry's sequence number"), param("format", "query", "tlog-proof (default) or json")]),
+                json!([param("seq", "path", "the entry's sequence number", number()), param("format", "query", "tlog-proof (default) or json", json!({"enum": ["tlog-proof", "json"]}))]),
             )},
-            "/v1/proofs/inclusion": {"get": with_params(op("RFC 9162 inclusion proof (base64 hashes)", "audit", None, ("200", obj.clone()), &[("422", "entry not in a tree of that size"), ("503", "no checkpoint covers the entry yet")]), json!([param("seq", "query", "the entry's sequence number"), param("size", "query", "tree size (default: the latest checkpoint's)")]))},
-            "/v1/proofs/consistency": {"get": with_params(op("RFC 9162 consistency proof (base64 hashes)", "audit", None, ("200", obj.clone()), &[("422", "sizes out of range")]), json!([param("old", "query", "old tree size"), param("new", "query", "new tree size (default: the latest checkpoint's)")]))},
+            "/v1/proofs/inclusion": {"get": with_params(op("RFC 9162 inclusion proof (base64 hashes)", "audit", None, ("200", obj.clone()), &[("422", "entry not in a tree of that size"), ("503", "no checkpoint covers the entry yet")]), json!([param("seq", "query", "the entry's sequence number", number()), param("size", "query", "tree size (default: the latest checkpoint's)", number())]))},
+            "/v1/proofs/consistency": {"get": with_params(op("RFC 9162 consistency proof (base64 hashes)", "audit", None, ("200", obj.clone()), &[("422", "sizes out of range")]), json!([param("old", "query", "old tree size", number()), param("new", "query", "new tree size (default: the latest checkpoint's)", number())]))},
             "/log/checkpoint": {"get": {"summary": "The latest signed checkpoint (C2SP tlog-checkpoint); public with `serve --public-log`", "security": [{"apiKey": []}], "x-required-scope": "audit", "responses": {"200": {"description": "signed note", "content": {"text/plain": {"schema": {"type": "string"}}}}, "401": {"$ref": "#/components/responses/Problem"}, "404": {"$ref": "#/components/responses/Problem"}}}},
-            "/log/tile/{tile}": {"get": {"parameters": [param("tile", "path", "C2SP tlog-tiles path: <L>/<N>[.p/<W>] or entries/<N>[.p/<W>], N in x-prefixed groups of three digits")], "summary": "A hash tile or entry bundle (C2SP tlog-tiles), immutable; public with `serve --public-log`", "security": [{"apiKey": []}], "x-required-scope": "audit", "responses": {"200": {"description": "application/octet-stream"}, "401": {"$ref": "#/components/responses/Problem"}, "404": {"$ref": "#/components/responses/Problem"}}}},
-            "/v1/watch": {"get": {"parameters": [{"name": "from", "in": "query", "required": false, "description": "first sequence number", "schema": {"type": "integer", "minimum": 0}}], "summary": "Server-Sent Events of consent changes (entry, type, pseudonym, purpose)", "security": [{"apiKey": []}], "x-required-scope": "watch or audit", "responses": {"200": {"description": "text/event-stream"}, "400": {"$ref": "#/components/responses/Problem"}, "401": {"$ref": "#/components/responses/Problem"}, "403": {"$ref": "#/components/responses/Problem"}}}},
+            "/log/tile/{tile}": {"get": {"parameters": [param("tile", "path", "C2SP tlog-tiles path: <L>/<N>[.p/<W>] or entries/<N>[.p/<W>], N in x-prefixed groups of three digits", text())], "summary": "A hash tile or entry bundle (C2SP tlog-tiles), immutable; public with `serve --public-log`", "security": [{"apiKey": []}], "x-required-scope": "audit", "responses": {"200": {"description": "application/octet-stream"}, "401": {"$ref": "#/components/responses/Problem"}, "404": {"$ref": "#/components/responses/Problem"}}}},
+            "/v1/watch": {"get": {"parameters": [{"name": "from", "in": "query", "required": false, "description": "first sequence number", "schema": number()}], "summary": "Server-Sent Events of consent changes (entry, type, pseudonym, purpose)", "security": [{"apiKey": []}], "x-required-scope": "watch or audit", "responses": {"200": {"description": "text/event-stream"}, "400": {"$ref": "#/components/responses/Problem"}, "401": {"$ref": "#/components/responses/Problem"}, "403": {"$ref": "#/components/responses/Problem"}}}},
             "/v1/api-keys": {
                 "get": op("Every API key (never secrets)", "admin", None, ("200", obj.clone()), &[]),
                 "post": op("Create an API key; its secret is in this answer only", "admin", Some("NewApiKey"), ("201", obj.clone()), &[]),
             },
-            "/v1/api-keys/{id}": {"delete": with_params(op("Revoke an API key: refused by every server within a second", "admin", None, ("200", obj.clone()), &[("404", "no such key")]), json!([param("id", "path", "the key's id (16 hex digits)")]))},
+            "/v1/api-keys/{id}": {"delete": with_params(op("Revoke an API key: refused by every server within a second", "admin", None, ("200", obj.clone()), &[("404", "no such key")]), json!([param("id", "path", "the key's id", json!({"type": "string", "pattern": "^[0-9a-f]{16}$"}))]))},
         },
         "components": {
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "`ck_<id>_<secret>` from `consent api-key create --scopes …`"}},

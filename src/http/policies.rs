@@ -108,8 +108,15 @@ pub async fn reacceptance(
             format!("policy version {version} is not published"),
         ));
     }
+    let limit = page.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!("limit must be 1 to 1000, not {limit}"),
+        ));
+    }
     let all = model.must_reaccept(&version, Timestamp::now());
-    let limit = page.limit.unwrap_or(100).clamp(1, 1000);
     let start = page
         .after
         .as_deref()

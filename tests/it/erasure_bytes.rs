@@ -10,6 +10,8 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
+use consent_ledger::{AnyStore, Ledger};
+
 use crate::common::*;
 
 const SUBJECT: &str = "erin.erased@example.com";
@@ -61,10 +63,9 @@ fn holding(files: &[(PathBuf, Vec<u8>)], needle: &[u8]) -> Vec<PathBuf> {
         .collect()
 }
 
-#[tokio::test]
-async fn an_erased_subject_leaves_no_bytes_in_the_database_files() {
-    let t = TempLedger::new();
-    let ledger = t.open_published().await;
+/// 300 neighbours, then the subject: a grant with evidence, a withdrawal.
+/// Returns the subject's secret as stored.
+async fn record_the_subject(t: &TempLedger, ledger: &Ledger<AnyStore>) -> Vec<u8> {
     // Other subjects share pages and partitions with the one erased.
     for i in 0..300 {
         ledger
@@ -85,37 +86,52 @@ async fn an_erased_subject_leaves_no_bytes_in_the_database_files() {
         .await
         .unwrap()
         .unwrap();
-    let secret: Vec<u8> = {
-        use sqlx::Connection;
-        let mut conn = t.sql().await;
-        let s = sqlx::query_scalar(&format!(
-            "SELECT secret FROM subjects WHERE subject_id = '{SUBJECT}'"
-        ))
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-        conn.close().await.unwrap();
-        s
-    };
+    use sqlx::Connection;
+    let mut conn = t.sql().await;
+    let secret = sqlx::query_scalar(&format!(
+        "SELECT secret FROM subjects WHERE subject_id = '{SUBJECT}'"
+    ))
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    secret
+}
+
+fn erasure() -> consent_domain::Submission {
+    submission(json!({"type": "erasure_requested", "subject": SUBJECT,
+        "channel": "privacy-mailbox"}))
+}
+
+/// What of the subject the files still hold: (what, files).
+fn traces(files: &[(PathBuf, Vec<u8>)], secret: &[u8]) -> Vec<(&'static str, Vec<PathBuf>)> {
+    [
+        ("subject id", SUBJECT.as_bytes()),
+        ("evidence IP", IP.as_bytes()),
+        ("secret", secret),
+    ]
+    .into_iter()
+    .map(|(what, needle)| (what, holding(files, needle)))
+    .filter(|(_, found)| !found.is_empty())
+    .collect()
+}
+
+#[tokio::test]
+async fn an_erased_subject_leaves_no_bytes_in_the_database_files() {
+    let t = TempLedger::new();
+    let ledger = t.open_published().await;
+    let secret = record_the_subject(&t, &ledger).await;
 
     let before = database_files(&t).await;
     assert!(!holding(&before, SUBJECT.as_bytes()).is_empty(), "the id is stored before the erasure");
     assert!(!holding(&before, &secret).is_empty(), "the secret is stored before the erasure");
     assert!(holding(&before, IP.as_bytes()).is_empty(), "evidence is never stored in clear");
 
-    let erase = submission(json!({"type": "erasure_requested", "subject": SUBJECT,
-        "channel": "privacy-mailbox"}));
-    ledger.append(erase, None).await.unwrap().unwrap();
+    ledger.append(erasure(), None).await.unwrap().unwrap();
 
     let after = database_files(&t).await;
-    for (what, needle) in [
-        ("subject id", SUBJECT.as_bytes()),
-        ("evidence IP", IP.as_bytes()),
-        ("secret", &secret[..]),
-    ] {
-        let found = holding(&after, needle);
-        assert!(found.is_empty(), "the erased {what} is still in {found:?}");
-    }
+    let left = traces(&after, &secret);
+    assert!(left.is_empty(), "the erased subject is still in the files: {left:?}");
     let report = consent_ledger::verify_store(&**ledger.store(), None)
         .await
         .unwrap()
@@ -130,4 +146,44 @@ async fn an_erased_subject_leaves_no_bytes_in_the_database_files() {
         .unwrap();
     conn.close().await.unwrap();
     assert_eq!(left, 300);
+}
+
+/// A reader whose snapshot still sees the subject's row when the erasure
+/// commits (an autoanalyze, a long report) keeps it alive for the
+/// database: a rewrite then would copy it into the new files. The scrub
+/// waits for that snapshot, gives up after a while, and is retried on its
+/// own once the reader is gone, with no further append to prompt it.
+#[tokio::test]
+async fn a_snapshot_open_across_the_erasure_only_delays_the_scrub() {
+    use sqlx::Connection;
+    let t = TempLedger::new();
+    let ledger = t.open_published().await;
+    let secret = record_the_subject(&t, &ledger).await;
+
+    let mut reader = t.sql().await;
+    let begin = if t.pg.is_some() { "BEGIN ISOLATION LEVEL REPEATABLE READ" } else { "BEGIN" };
+    sqlx::query(begin).execute(&mut reader).await.unwrap();
+    let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM subjects")
+        .fetch_one(&mut reader)
+        .await
+        .unwrap();
+    assert_eq!(seen, 301);
+
+    // The erasure is committed and answered though its scrub must wait.
+    ledger.append(erasure(), None).await.unwrap().unwrap();
+    sqlx::query("COMMIT").execute(&mut reader).await.unwrap();
+    reader.close().await.unwrap();
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let left = traces(&database_files(&t).await, &secret);
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "30 s after the reader ended the erased subject is still in the files: {left:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

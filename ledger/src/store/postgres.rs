@@ -30,6 +30,11 @@ use crate::tlog::TileWrite;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// How long a scrub waits for older snapshots before it gives up (and is
+/// retried), and how often it looks.
+const SCRUB_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+const SCRUB_POLL: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// The channel each commit notifies with its last sequence number.
 const CHANNEL: &str = "consent_ledger_appended";
 
@@ -42,6 +47,31 @@ pub struct PgStore {
 }
 
 impl PgStore {
+    /// Waits until no other session of this database holds a snapshot that
+    /// can still see what the erasure of `relation` deleted: VACUUM FULL
+    /// keeps such rows ("recently dead") in the new files. Snapshots end
+    /// with their statement, so this is short; past the deadline the scrub
+    /// fails and the writer retries it.
+    async fn wait_for_younger_snapshots(&self, relation: &str) -> Result<(), StoreError> {
+        let deadline = std::time::Instant::now() + SCRUB_WAIT;
+        loop {
+            let blocking: i64 = sqlx::query_scalar(include_str!("postgres/scrub_blocked.sql"))
+                .bind(relation)
+                .fetch_one(&self.pool)
+                .await?;
+            if blocking == 0 {
+                return Ok(());
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(StoreError::Io(format!(
+                    "{blocking} session(s) still hold a snapshot older than the erasure; \
+                     {relation} is rewritten once they end"
+                )));
+            }
+            tokio::time::sleep(SCRUB_POLL).await;
+        }
+    }
+
     /// Connects to `postgres://…` (creating the database if it does not
     /// exist), applies the embedded migrations and starts listening for
     /// other processes' commits.
@@ -375,10 +405,10 @@ impl Store for PgStore {
     }
 
     async fn scrub_erased(&self) -> Result<(), StoreError> {
-        let pending: Vec<String> = sqlx::query_scalar(include_str!("postgres/scrub_pending.sql"))
+        let pending: Vec<(String, String)> = sqlx::query_as(include_str!("postgres/scrub_pending.sql"))
             .fetch_all(&self.pool)
             .await?;
-        for relation in pending {
+        for (relation, erased_by) in pending {
             // Names come from our own tables (`tableoid::regclass`), but an
             // identifier cannot be bound: take only what a name can be.
             let plain = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
@@ -387,6 +417,7 @@ impl Store for PgStore {
                     "refusing to rewrite {relation:?}: not a table name of this ledger"
                 )));
             }
+            self.wait_for_younger_snapshots(&relation).await?;
             // Rewrites the table and its indexes into new files; the old
             // ones are truncated and removed, dead tuples with them.
             sqlx::query(&format!("VACUUM (FULL) {relation}"))
@@ -394,6 +425,7 @@ impl Store for PgStore {
                 .await?;
             sqlx::query(include_str!("postgres/scrub_done.sql"))
                 .bind(&relation)
+                .bind(&erased_by)
                 .execute(&self.pool)
                 .await?;
         }

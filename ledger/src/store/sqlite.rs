@@ -20,6 +20,13 @@ use crate::tlog::TileWrite;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// How long a statement waits for a lock another connection holds.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// A scrub after an erasure waits for older readers at most SCRUB_WAIT in
+/// all (the writer retries it later), SCRUB_TRY per checkpoint.
+const SCRUB_WAIT: Duration = Duration::from_secs(2);
+const SCRUB_TRY: Duration = Duration::from_millis(200);
+
 /// The tail of the request-key INSERT (both dialects): see
 /// `insert_idempotency.sql` of the PostgreSQL engine.
 const REPLACE_EXPIRED_KEY: &str = include_str!("sqlite/replace_expired_key.sql");
@@ -102,7 +109,7 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(synchronous)
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(BUSY_TIMEOUT)
             // 64 MiB of page cache per connection: index pages stay in memory.
             .pragma("cache_size", "-65536")
             // Deleted content is overwritten with zeros, freed pages too:
@@ -569,19 +576,31 @@ impl Store for SqliteStore {
         // WAL to nothing, on the writer's connection, so that no commit
         // slips in between; readers still on an older snapshot are waited
         // for (busy timeout), and a checkpoint they blocked is retried.
-        for _ in 0..50 {
-            let (busy, _, _): (i64, i64, i64) =
-                sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
-                    .fetch_one(&self.writer)
-                    .await?;
-            if busy == 0 {
-                return Ok(());
+        // Each try waits for readers at most SCRUB_TRY (not the 10 s busy
+        // timeout of appends); past SCRUB_WAIT the writer retries later.
+        let mut conn = self.writer.acquire().await?;
+        sqlx::query(&format!("PRAGMA busy_timeout = {}", SCRUB_TRY.as_millis()))
+            .execute(&mut *conn)
+            .await?;
+        let deadline = std::time::Instant::now() + SCRUB_WAIT;
+        let folded = loop {
+            let checkpoint: Result<(i64, i64, i64), sqlx::Error> =
+                sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&mut *conn).await;
+            match checkpoint {
+                Ok((0, _, _)) => break Ok(()),
+                Ok(_) if std::time::Instant::now() < deadline => {}
+                Ok(_) => {
+                    break Err(StoreError::Io(
+                        "the WAL could not be truncated after an erasure: readers held it".into(),
+                    ))
+                }
+                Err(e) => break Err(e.into()),
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Err(StoreError::Io(
-            "the WAL could not be truncated after an erasure: readers held it".into(),
-        ))
+        };
+        sqlx::query(&format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis()))
+            .execute(&mut *conn)
+            .await?;
+        folded
     }
 
     async fn find_evidence(&self, seq: u64) -> Result<Option<(String, Vec<u8>)>, StoreError> {

@@ -1,1 +1,1 @@
-SELECT relation FROM scrub_pending ORDER BY relation
+SELECT relation, erased_by::text FROM scrub_pending ORDER BY relation

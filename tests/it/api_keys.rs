@@ -77,13 +77,18 @@ async fn keys_are_listed_named_and_expire_and_last_use_is_recorded() {
     for bad in [
         json!({"scopes": ["root"]}),
         json!({"scopes": []}),
-        json!({"scopes": ["decide"], "expires_at": "2001-01-01T00:00:00Z"}),
+        json!({"scopes": ["decide"], "expires_at": "0d"}),
+        json!({"scopes": ["decide"], "expires_at": "90 d"}),
         json!({"scopes": ["decide"], "name": "a\nb"}),
     ] {
         let (status, body) =
             call(reqwest::Method::POST, &server.base, &admin_key, "/v1/api-keys", Some(bad)).await;
         assert_eq!((status, body["code"].as_str()), (400, Some("invalid_api_key")), "{body}");
     }
+    // A well-formed expiry already past is refused as such.
+    let (status, body) = call(reqwest::Method::POST, &server.base, &admin_key, "/v1/api-keys",
+        Some(json!({"scopes": ["decide"], "expires_at": "2001-01-01T00:00:00Z"}))).await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("expiry_in_past")), "{body}");
     // Only admin keys manage keys.
     let (status, body) = call(reqwest::Method::GET, &server.base, &short, "/v1/api-keys", None).await;
     assert_eq!((status, body["code"].as_str()), (403, Some("insufficient_scope")));

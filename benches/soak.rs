@@ -111,7 +111,7 @@ async fn open_loop(
 fn grant(i: u64) -> serde_json::Value {
     // Alternating grants and withdrawals over the fixed subjects.
     let s = format!("s{}", i % SUBJECTS);
-    if (i / SUBJECTS) % 2 == 0 {
+    if (i / SUBJECTS).is_multiple_of(2) {
         json!({"type": "consent_granted", "subject": s, "purpose": "affiliate-sharing",
                "data_categories": ["email-address"], "policy_version": "2023-11-29",
                "channel": "web"})

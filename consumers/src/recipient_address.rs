@@ -136,9 +136,8 @@ impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let policy = self.0.clone();
         Box::pin(async move {
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
-                .await?
-                .collect();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
             for addr in &found {
                 policy.check_ip(addr.ip()).map_err(|reason| {
                     Box::new(std::io::Error::new(
@@ -188,7 +187,10 @@ mod tests {
         };
         assert!(p.check_url("http://127.0.0.1:9000/hook").is_ok());
         assert!(p.check_url("https://10.1.2.3/").is_ok());
-        assert!(p.check_url("http://10.1.2.3/").is_err(), "http stays loopback-only");
+        assert!(
+            p.check_url("http://10.1.2.3/").is_err(),
+            "http stays loopback-only"
+        );
         assert!(p.check_url("https://169.254.169.254/").is_err());
     }
 }

@@ -22,6 +22,8 @@ use crate::policy_diff::PolicyChange;
 /// of the entry itself (FORMAT.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", content = "event", rename_all = "snake_case")]
+// Sized by the policy publication; events are built once and moved rarely.
+#[allow(clippy::large_enum_variant)]
 pub enum Event {
     /// Genesis: names the ledger and introduces its first signing key.
     LedgerInitialized(LedgerInitialized),

@@ -88,9 +88,7 @@ impl SubjectId {
 /// reorder what is shown, and white space at either end.
 fn refuse_invisible(value: &str) -> Result<(), InvalidSubjectId> {
     if value.starts_with(char::is_whitespace) || value.ends_with(char::is_whitespace) {
-        return Err(InvalidSubjectId(
-            "must not start or end with white space",
-        ));
+        return Err(InvalidSubjectId("must not start or end with white space"));
     }
     for c in value.chars() {
         match c.general_category() {
@@ -105,7 +103,9 @@ fn refuse_invisible(value: &str) -> Result<(), InvalidSubjectId> {
             GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator => {
                 return Err(InvalidSubjectId("must not contain line separators"))
             }
-            GeneralCategory::Surrogate | GeneralCategory::PrivateUse | GeneralCategory::Unassigned => {
+            GeneralCategory::Surrogate
+            | GeneralCategory::PrivateUse
+            | GeneralCategory::Unassigned => {
                 return Err(InvalidSubjectId(
                     "must not contain private-use or unassigned characters",
                 ))
@@ -149,9 +149,8 @@ fn email(address: &str) -> Option<String> {
 
 /// `phone:+CC…` in E.164: `+` and 8 to 15 digits.
 fn e164(number: &str) -> Result<String, InvalidSubjectId> {
-    let bad = InvalidSubjectId(
-        "phone: must be an international number, + then 8 to 15 digits (E.164)",
-    );
+    let bad =
+        InvalidSubjectId("phone: must be an international number, + then 8 to 15 digits (E.164)");
     let rest = number.trim().strip_prefix('+').ok_or(bad.clone())?;
     let mut digits = String::with_capacity(15);
     for c in rest.chars() {
@@ -259,7 +258,10 @@ mod tests {
 
     #[test]
     fn phone_numbers_are_written_in_e164() {
-        assert_eq!(id("phone:+49 151 1234-5678").unwrap(), "phone:+4915112345678");
+        assert_eq!(
+            id("phone:+49 151 1234-5678").unwrap(),
+            "phone:+4915112345678"
+        );
         assert_eq!(id("phone:+1 (555) 010.9999").unwrap(), "phone:+15550109999");
         assert!(id("phone:0151 12345678").is_err());
         assert!(id("phone:+12").is_err());

@@ -67,7 +67,10 @@ mod tests {
         let content = br#"{"ip":"192.0.2.10"}"#;
         let sealed = seal(&[1; 32], "ref", content);
         assert!(!sealed.windows(content.len()).any(|w| w == content));
-        assert_eq!(open(&[1; 32], "ref", &sealed).as_deref(), Some(&content[..]));
+        assert_eq!(
+            open(&[1; 32], "ref", &sealed).as_deref(),
+            Some(&content[..])
+        );
         assert_eq!(open(&[2; 32], "ref", &sealed), None);
         assert_eq!(open(&[1; 32], "other", &sealed), None);
         let mut altered = sealed.clone();

@@ -50,11 +50,11 @@ pub mod verify;
 mod writer;
 
 pub use error::{LedgerError, Rejection};
+pub use idempotency::{notification_key, IdempotencyKey};
 pub use keys::{KeyStore, LedgerKey};
 pub use ledger::{Ledger, LedgerConfig};
 pub use store::{AnyStore, ApiKeyRow, PgStore, SqliteStore, Store, StoreError, WriterClaim};
 pub use verify::{FailureReason, VerifyFailure, VerifyReport};
-pub use idempotency::{notification_key, IdempotencyKey};
 pub use writer::{AppendResult, Appended, Committed, Failure, WriterHealth};
 
 /// Verifies the whole stored log, `WINDOW` entries at a time, reading the

@@ -21,8 +21,8 @@ use tracing::{debug, error, info, info_span, warn, Instrument};
 
 use crate::error::{LedgerError, Rejection};
 use crate::evidence_seal;
-use crate::idempotency::{submission_digest, IdempotencyKey};
 use crate::format::{body_json, entry_hash, signed_line};
+use crate::idempotency::{submission_digest, IdempotencyKey};
 use crate::keys::{KeyStore, LedgerKey};
 use crate::replay::{catch_up, Head, Replayed, TreeHead};
 use crate::store::{
@@ -47,6 +47,8 @@ pub struct Appended {
 
 pub type AppendResult = Result<Result<Appended, Rejection>, LedgerError>;
 
+// One per appender, moved once into the writer's queue.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Request {
     Append {
         submission: Submission,
@@ -1098,6 +1100,8 @@ const CONFLICT_RETRIES: usize = 16;
 /// A batch's answers, sent only after the append lock is settled: an
 /// appender that has its answer may at once ask another process to append,
 /// and that process must not find the lock still held for nothing.
+// One per batch, sent once.
+#[allow(clippy::large_enum_variant)]
 enum Reply {
     /// Nothing of the batch was committed: every request gets the error.
     Fail(Vec<Request>, LedgerError),

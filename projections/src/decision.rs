@@ -197,6 +197,8 @@ fn consent_state(records: &[Record], purpose: PurposeIx, category: CategoryIx) -
                 purpose: p,
                 category: c,
             } if *p == purpose && *c == category => {
+                // Taken in the body, not the guard: a guard stays free of effects.
+                #[allow(clippy::collapsible_match)]
                 if s.grant.take().is_some() {
                     s.lost = Some((r, Reason::Unsubscribed));
                 }

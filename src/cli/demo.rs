@@ -95,7 +95,11 @@ async fn count(
 
 /// What the cohort's subject `i` does, decided by its number so that runs
 /// are reproducible: shares add up to a plausible consent-management mix.
-fn cohort(run: &str, n: u32, version: &PolicyVersionId) -> Vec<(Submission, Option<IdempotencyKey>)> {
+fn cohort(
+    run: &str,
+    n: u32,
+    version: &PolicyVersionId,
+) -> Vec<(Submission, Option<IdempotencyKey>)> {
     let web: Channel = id("web-signup-form");
     let settings: Channel = id("account-settings-page");
     let mut out = Vec::new();
@@ -134,7 +138,7 @@ fn cohort(run: &str, n: u32, version: &PolicyVersionId) -> Vec<(Submission, Opti
                 None,
             ));
         }
-        if bucket % 3 == 0 {
+        if bucket.is_multiple_of(3) {
             out.push((
                 grant(
                     "partner-sharing",

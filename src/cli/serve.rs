@@ -229,7 +229,13 @@ pub async fn run(at: &Location, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = ledger.store().clone();
     let mut state = AppState::new(ledger, projection);
     state.public_log = args.public_log;
-    serve(Arc::new(state), args.listen, args.http.tls(), args.http.limits()).await?;
+    serve(
+        Arc::new(state),
+        args.listen,
+        args.http.tls(),
+        args.http.limits(),
+    )
+    .await?;
     let _ = stop.send(true);
     for task in [relay, notifier, cosigning].into_iter().flatten() {
         let _ = task.await;

@@ -75,7 +75,9 @@ pub fn parse_expiry(text: &str) -> Result<Timestamp, ExpiryError> {
         })?,
     };
     if at <= now {
-        return Err(ExpiryError::Past(format!("expiry {text:?} is not in the future")));
+        return Err(ExpiryError::Past(format!(
+            "expiry {text:?} is not in the future"
+        )));
     }
     Ok(at)
 }
@@ -101,7 +103,10 @@ pub fn parse_scopes<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Vec<
     for name in names {
         let scope = Scope::parse(name).ok_or_else(|| {
             let known: Vec<&str> = Scope::ALL.iter().map(|s| s.name()).collect();
-            format!("unknown scope {name:?}: expected one of {}", known.join(", "))
+            format!(
+                "unknown scope {name:?}: expected one of {}",
+                known.join(", ")
+            )
         })?;
         if !scopes.contains(&scope) {
             scopes.push(scope);
@@ -128,7 +133,11 @@ pub async fn list(
     State(state): State<Arc<AppState>>,
     _: Authorized<Admin>,
 ) -> Result<Json<Value>, Problem> {
-    let keys = state.store.list_api_keys().await.map_err(Problem::internal)?;
+    let keys = state
+        .store
+        .list_api_keys()
+        .await
+        .map_err(Problem::internal)?;
     let keys: Vec<Value> = keys.iter().map(key_view).collect();
     Ok(Json(json!({ "api_keys": keys })))
 }
@@ -164,7 +173,7 @@ pub async fn create(
         })?;
     let (secret, row) = create_key(&*state.store, &scopes, &new.name, expires_at)
         .await
-        .map_err(|e| Problem::internal(e))?;
+        .map_err(Problem::internal)?;
     let mut body = key_view(&row);
     body["api_key"] = json!(secret);
     Ok((StatusCode::CREATED, Json(body)).into_response())
@@ -176,7 +185,12 @@ pub async fn revoke(
     PathParam(id): PathParam<String>,
 ) -> Result<Json<Value>, Problem> {
     let at = Timestamp::now().to_string();
-    match state.store.revoke_api_key(&id, &at).await.map_err(Problem::internal)? {
+    match state
+        .store
+        .revoke_api_key(&id, &at)
+        .await
+        .map_err(Problem::internal)?
+    {
         Some(row) => Ok(Json(key_view(&row))),
         None => Err(Problem::new(
             StatusCode::NOT_FOUND,

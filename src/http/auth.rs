@@ -137,7 +137,10 @@ impl KeyCache {
         let key = Arc::new(CachedKey {
             secret_hash: row.secret_hash.clone(),
             scopes: row.scopes.clone(),
-            expires_at: row.expires_at.as_deref().and_then(|t| Timestamp::parse(t).ok()),
+            expires_at: row
+                .expires_at
+                .as_deref()
+                .and_then(|t| Timestamp::parse(t).ok()),
             revoked: row.revoked_at.is_some(),
             read_at: Instant::now(),
             used: AtomicBool::new(false),
@@ -267,7 +270,12 @@ pub async fn require(
         .ok_or_else(|| unauthorized("malformed API key"))?;
     let key = match state.api_keys.fresh(id) {
         Some(k) => k,
-        None => match state.store.find_api_key(id).await.map_err(Problem::internal)? {
+        None => match state
+            .store
+            .find_api_key(id)
+            .await
+            .map_err(Problem::internal)?
+        {
             Some(row) => state.api_keys.insert(&row),
             None => {
                 state.api_keys.forget(id);

@@ -137,13 +137,15 @@ async fn wait_for_token(state: &AppState, token: Option<&str>) -> Result<(), Pro
 /// A token is the decimal sequence number of an append: 1 to 19 digits.
 fn parse_token(token: &str) -> Result<u64, Problem> {
     let well_formed = (1..=19).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_digit());
-    well_formed.then(|| token.parse().expect("19 digits fit")).ok_or_else(|| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_token",
-            "a token is the decimal `token` of an append's answer",
-        )
-    })
+    well_formed
+        .then(|| token.parse().expect("19 digits fit"))
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_token",
+                "a token is the decimal `token` of an append's answer",
+            )
+        })
 }
 
 /// The newest sequence number in the store (which other writers may have

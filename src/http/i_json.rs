@@ -47,7 +47,9 @@ pub fn check(body: &[u8]) -> Result<(), String> {
                     let name: String = serde_json::from_slice(&body[i..end]).unwrap_or_default();
                     if let Some(Some(names)) = open.last_mut() {
                         if !names.insert(name.clone()) {
-                            return Err(format!("the member name {name:?} appears twice in one object"));
+                            return Err(format!(
+                                "the member name {name:?} appears twice in one object"
+                            ));
                         }
                     }
                     expect_name = false;
@@ -87,7 +89,9 @@ fn number(token: &str) -> Result<(), String> {
     };
     let integer = !token.contains(['.', 'e', 'E']);
     if !value.is_finite() {
-        return Err(format!("the number {token} is too large for an IEEE 754 double"));
+        return Err(format!(
+            "the number {token} is too large for an IEEE 754 double"
+        ));
     }
     if integer && value.abs() > EXACT {
         return Err(format!(
@@ -99,7 +103,9 @@ fn number(token: &str) -> Result<(), String> {
         .next()
         .is_some_and(|m| m.bytes().any(|b| (b'1'..=b'9').contains(&b)));
     if value == 0.0 && mantissa_nonzero {
-        return Err(format!("the number {token} is too small for an IEEE 754 double (it would become 0)"));
+        return Err(format!(
+            "the number {token} is too small for an IEEE 754 double (it would become 0)"
+        ));
     }
     Ok(())
 }

@@ -37,8 +37,14 @@ fn op(
     if let Some(schema) = body {
         for (status, description) in [
             ("408", "the body arrived too slowly (request_timeout)"),
-            ("413", "the body is over 1 MiB (body_too_large), refused before reading when declared"),
-            ("415", "Content-Type is not application/json (json_required)"),
+            (
+                "413",
+                "the body is over 1 MiB (body_too_large), refused before reading when declared",
+            ),
+            (
+                "415",
+                "Content-Type is not application/json (json_required)",
+            ),
         ] {
             o["responses"][status] = json!({"description": description, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
         }

@@ -32,7 +32,13 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> 
                     e.body_text(),
                 ))
             }
-            Err(e) => return Err(Problem::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text())),
+            Err(e) => {
+                return Err(Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_body",
+                    e.body_text(),
+                ))
+            }
         };
         // Refuse what parsing would silently change (RFC 7493).
         super::i_json::check(&bytes).map_err(|detail| {
@@ -67,7 +73,12 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
     else {
         return false;
     };
-    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
@@ -75,7 +86,11 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
 impl Problem {
     /// A subject id refused by the canonical-form rule (README).
     pub fn invalid_subject(e: InvalidSubjectId) -> Self {
-        Problem::new(StatusCode::BAD_REQUEST, InvalidSubjectId::CODE, e.to_string())
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            InvalidSubjectId::CODE,
+            e.to_string(),
+        )
     }
 }
 

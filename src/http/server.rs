@@ -169,7 +169,10 @@ pub async fn serve(
         });
     }
     drop(listener);
-    if tokio::time::timeout(CLOSE_WAIT, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(CLOSE_WAIT, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("connections still open {CLOSE_WAIT:?} after the stop; closing them");
     }
     let _ = stop_flush.send(true);
@@ -211,7 +214,10 @@ pub async fn guard_body(State(limits): State<Limits>, request: Request, next: Ne
     }
     let (parts, body) = request.into_parts();
     match read_body(body, limits).await {
-        Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
         Err(problem) => closing(problem),
     }
 }
@@ -249,7 +255,8 @@ async fn read_body(mut body: Body, limits: Limits) -> Result<Vec<u8>, Problem> {
     let mut received: Vec<u8> = Vec::new();
     loop {
         // The next byte is due when the average would fall below the rate.
-        let owed = Duration::from_secs_f64(received.len() as f64 / limits.min_body_rate.max(1) as f64);
+        let owed =
+            Duration::from_secs_f64(received.len() as f64 / limits.min_body_rate.max(1) as f64);
         let due = (started + BODY_GRACE + owed).min(started + limits.body_timeout);
         let frame = match tokio::time::timeout_at(due, body.frame()).await {
             Err(_) => return Err(too_slow()),

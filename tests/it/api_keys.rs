@@ -18,7 +18,13 @@ fn create(t: &TempLedger, scopes: &str, extra: &[&str]) -> Value {
     json_lines(&out).remove(0)
 }
 
-async fn call(method: reqwest::Method, base: &str, key: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+async fn call(
+    method: reqwest::Method,
+    base: &str,
+    key: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut r = reqwest::Client::new()
         .request(method, format!("{base}{path}"))
         .bearer_auth(key);
@@ -26,13 +32,23 @@ async fn call(method: reqwest::Method, base: &str, key: &str, path: &str, body: 
         r = r.json(&b);
     }
     let resp = r.send().await.unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
+    (
+        resp.status().as_u16(),
+        resp.json().await.unwrap_or(Value::Null),
+    )
 }
 
 async fn decide(base: &str, key: &str) -> (u16, Value) {
     let body = json!({"subject": "alice@example.com", "purpose": "marketing",
                       "data_category": "email-address"});
-    call(reqwest::Method::POST, base, key, "/v1/decisions", Some(body)).await
+    call(
+        reqwest::Method::POST,
+        base,
+        key,
+        "/v1/decisions",
+        Some(body),
+    )
+    .await
 }
 
 /// Polls `server` with `key` until it refuses it; how long that took.
@@ -43,7 +59,10 @@ async fn time_to_refusal(server: &Proc, key: &str, since: Instant) -> (Duration,
             return (since.elapsed(), body);
         }
         assert_eq!(status, 200, "{body}");
-        assert!(since.elapsed() < Duration::from_secs(5), "the key still works after 5 s");
+        assert!(
+            since.elapsed() < Duration::from_secs(5),
+            "the key still works after 5 s"
+        );
         tokio::task::yield_now().await;
     }
 }
@@ -81,24 +100,66 @@ async fn keys_are_listed_named_and_expire_and_last_use_is_recorded() {
         json!({"scopes": ["decide"], "expires_at": "90 d"}),
         json!({"scopes": ["decide"], "name": "a\nb"}),
     ] {
-        let (status, body) =
-            call(reqwest::Method::POST, &server.base, &admin_key, "/v1/api-keys", Some(bad)).await;
-        assert_eq!((status, body["code"].as_str()), (400, Some("invalid_api_key")), "{body}");
+        let (status, body) = call(
+            reqwest::Method::POST,
+            &server.base,
+            &admin_key,
+            "/v1/api-keys",
+            Some(bad),
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("invalid_api_key")),
+            "{body}"
+        );
     }
     // A well-formed expiry already past is refused as such.
-    let (status, body) = call(reqwest::Method::POST, &server.base, &admin_key, "/v1/api-keys",
-        Some(json!({"scopes": ["decide"], "expires_at": "2001-01-01T00:00:00Z"}))).await;
-    assert_eq!((status, body["code"].as_str()), (422, Some("expiry_in_past")), "{body}");
+    let (status, body) = call(
+        reqwest::Method::POST,
+        &server.base,
+        &admin_key,
+        "/v1/api-keys",
+        Some(json!({"scopes": ["decide"], "expires_at": "2001-01-01T00:00:00Z"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("expiry_in_past")),
+        "{body}"
+    );
     // Only admin keys manage keys.
-    let (status, body) = call(reqwest::Method::GET, &server.base, &short, "/v1/api-keys", None).await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("insufficient_scope")));
+    let (status, body) = call(
+        reqwest::Method::GET,
+        &server.base,
+        &short,
+        "/v1/api-keys",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
 
-    let (status, list) = call(reqwest::Method::GET, &server.base, &admin_key, "/v1/api-keys", None).await;
+    let (status, list) = call(
+        reqwest::Method::GET,
+        &server.base,
+        &admin_key,
+        "/v1/api-keys",
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
     let keys = list["api_keys"].as_array().unwrap();
     assert_eq!(keys.len(), 2, "{list}");
-    assert!(keys.iter().all(|k| k.get("api_key").is_none() && k.get("secret_hash").is_none()));
-    assert!(!list.to_string().contains(&short[20..]), "a listing shows no secret");
+    assert!(keys
+        .iter()
+        .all(|k| k.get("api_key").is_none() && k.get("secret_hash").is_none()));
+    assert!(
+        !list.to_string().contains(&short[20..]),
+        "a listing shows no secret"
+    );
 
     // Expiry: refused with its own code once the instant passes.
     let (_, body) = time_to_refusal(&server, &short, Instant::now()).await;
@@ -118,7 +179,10 @@ async fn keys_are_listed_named_and_expire_and_last_use_is_recorded() {
 #[tokio::test]
 async fn a_revocation_reaches_every_serving_process_within_a_second() {
     let t = TempLedger::with_reference_policy();
-    let admin = create(&t, "admin", &[])["api_key"].as_str().unwrap().to_owned();
+    let admin = create(&t, "admin", &[])["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let first = create(&t, "decide", &["--name", "first"]);
     let second = create(&t, "decide", &["--name", "second"]);
     let a = serve(&t, "serve-a.log", &[]).await;
@@ -132,7 +196,10 @@ async fn a_revocation_reaches_every_serving_process_within_a_second() {
     for key in [&first, &second] {
         for s in &servers {
             // Used, so each process holds it in its cache.
-            assert_eq!(decide(&s.base, key["api_key"].as_str().unwrap()).await.0, 200);
+            assert_eq!(
+                decide(&s.base, key["api_key"].as_str().unwrap()).await.0,
+                200
+            );
         }
     }
 
@@ -151,12 +218,25 @@ async fn a_revocation_reaches_every_serving_process_within_a_second() {
     let revoked_at = Instant::now();
     let path = format!("/v1/api-keys/{}", second["id"].as_str().unwrap());
     let (status, body) = call(reqwest::Method::DELETE, &a.base, &admin, &path, None).await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("revoked")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("revoked")),
+        "{body}"
+    );
     for s in &servers {
         let (took, _) = time_to_refusal(s, second["api_key"].as_str().unwrap(), revoked_at).await;
         assert!(took < Duration::from_secs(1), "refused after {took:?}");
     }
-    let (status, body) =
-        call(reqwest::Method::DELETE, &a.base, &admin, "/v1/api-keys/0000000000000000", None).await;
-    assert_eq!((status, body["code"].as_str()), (404, Some("unknown_api_key")));
+    let (status, body) = call(
+        reqwest::Method::DELETE,
+        &a.base,
+        &admin,
+        "/v1/api-keys/0000000000000000",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("unknown_api_key"))
+    );
 }

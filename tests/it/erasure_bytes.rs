@@ -26,10 +26,11 @@ async fn database_files(t: &TempLedger) -> Vec<(PathBuf, Vec<u8>)> {
         // Dirty buffers reach the files: what is not there yet would make
         // an empty search meaningless.
         sqlx::query("CHECKPOINT").execute(&mut conn).await.unwrap();
-        let data: String = sqlx::query_scalar("SELECT setting FROM pg_settings WHERE name = 'data_directory'")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+        let data: String =
+            sqlx::query_scalar("SELECT setting FROM pg_settings WHERE name = 'data_directory'")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
         let oid: String = sqlx::query_scalar(&format!(
             "SELECT oid::text FROM pg_database WHERE datname = '{}'",
             db.name
@@ -69,7 +70,14 @@ async fn record_the_subject(t: &TempLedger, ledger: &Ledger<AnyStore>) -> Vec<u8
     // Other subjects share pages and partitions with the one erased.
     for i in 0..300 {
         ledger
-            .append(grant(&format!("neighbour-{i}@example.com"), "marketing", &["email-address"]), None)
+            .append(
+                grant(
+                    &format!("neighbour-{i}@example.com"),
+                    "marketing",
+                    &["email-address"],
+                ),
+                None,
+            )
             .await
             .unwrap()
             .unwrap();
@@ -77,7 +85,10 @@ async fn record_the_subject(t: &TempLedger, ledger: &Ledger<AnyStore>) -> Vec<u8
     let mut g = grant(SUBJECT, "marketing", &["email-address"]);
     if let consent_domain::Submission::ConsentGranted(c) = &mut g {
         c.evidence = Some(consent_domain::Evidence(
-            json!({"ip": IP, "form": "signup"}).as_object().unwrap().clone(),
+            json!({"ip": IP, "form": "signup"})
+                .as_object()
+                .unwrap()
+                .clone(),
         ));
     }
     ledger.append(g, None).await.unwrap().unwrap();
@@ -123,15 +134,27 @@ async fn an_erased_subject_leaves_no_bytes_in_the_database_files() {
     let secret = record_the_subject(&t, &ledger).await;
 
     let before = database_files(&t).await;
-    assert!(!holding(&before, SUBJECT.as_bytes()).is_empty(), "the id is stored before the erasure");
-    assert!(!holding(&before, &secret).is_empty(), "the secret is stored before the erasure");
-    assert!(holding(&before, IP.as_bytes()).is_empty(), "evidence is never stored in clear");
+    assert!(
+        !holding(&before, SUBJECT.as_bytes()).is_empty(),
+        "the id is stored before the erasure"
+    );
+    assert!(
+        !holding(&before, &secret).is_empty(),
+        "the secret is stored before the erasure"
+    );
+    assert!(
+        holding(&before, IP.as_bytes()).is_empty(),
+        "evidence is never stored in clear"
+    );
 
     ledger.append(erasure(), None).await.unwrap().unwrap();
 
     let after = database_files(&t).await;
     let left = traces(&after, &secret);
-    assert!(left.is_empty(), "the erased subject is still in the files: {left:?}");
+    assert!(
+        left.is_empty(),
+        "the erased subject is still in the files: {left:?}"
+    );
     let report = consent_ledger::verify_store(&**ledger.store(), None)
         .await
         .unwrap()
@@ -161,7 +184,11 @@ async fn a_snapshot_open_across_the_erasure_only_delays_the_scrub() {
     let secret = record_the_subject(&t, &ledger).await;
 
     let mut reader = t.sql().await;
-    let begin = if t.pg.is_some() { "BEGIN ISOLATION LEVEL REPEATABLE READ" } else { "BEGIN" };
+    let begin = if t.pg.is_some() {
+        "BEGIN ISOLATION LEVEL REPEATABLE READ"
+    } else {
+        "BEGIN"
+    };
     sqlx::query(begin).execute(&mut reader).await.unwrap();
     let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM subjects")
         .fetch_one(&mut reader)

@@ -92,7 +92,10 @@ async fn keys_and_scopes_are_enforced_and_bad_bodies_append_nothing() {
         let secret = key.rsplit('_').next().unwrap();
         assert!(!log.contains(secret), "a key secret reached the log");
     }
-    assert!(log.contains("consent::access"), "requests are in the access log");
+    assert!(
+        log.contains("consent::access"),
+        "requests are in the access log"
+    );
 }
 
 #[tokio::test]
@@ -424,11 +427,13 @@ async fn a_decide_key_cannot_tell_a_known_subject_from_an_unknown_one() {
     assert_eq!(status, 201);
     // Marketing was never granted to either: the answers must be equal
     // apart from the subject asked about.
-    let ask = |subject: &str| {
-        json!({"subject": subject, "purpose": "marketing", "data_category": "email-address"})
-    };
-    let (a, known, _) = s.post(Some(&decide), "/v1/decisions", &ask("known@example.com")).await;
-    let (b, unknown, _) = s.post(Some(&decide), "/v1/decisions", &ask("nobody@example.com")).await;
+    let ask = |subject: &str| json!({"subject": subject, "purpose": "marketing", "data_category": "email-address"});
+    let (a, known, _) = s
+        .post(Some(&decide), "/v1/decisions", &ask("known@example.com"))
+        .await;
+    let (b, unknown, _) = s
+        .post(Some(&decide), "/v1/decisions", &ask("nobody@example.com"))
+        .await;
     assert_eq!((a, b), (200, 200));
     let strip = |mut v: Value| {
         // The instant and token of the answer differ by time, not subject.
@@ -437,6 +442,13 @@ async fn a_decide_key_cannot_tell_a_known_subject_from_an_unknown_one() {
         }
         v
     };
-    assert_eq!(strip(known.clone()), strip(unknown.clone()), "{known} vs {unknown}");
-    assert!(known.get("pseudonym").is_none() && known.get("subject").is_none(), "{known}");
+    assert_eq!(
+        strip(known.clone()),
+        strip(unknown.clone()),
+        "{known} vs {unknown}"
+    );
+    assert!(
+        known.get("pseudonym").is_none() && known.get("subject").is_none(),
+        "{known}"
+    );
 }

@@ -19,13 +19,19 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(4);
 
 fn key(t: &TempLedger, scopes: &str) -> (String, String) {
     let made = json_lines(&t.consent(&["api-key", "create", "--scopes", scopes], None)).remove(0);
-    (made["api_key"].as_str().unwrap().into(), made["id"].as_str().unwrap().into())
+    (
+        made["api_key"].as_str().unwrap().into(),
+        made["id"].as_str().unwrap().into(),
+    )
 }
 
 async fn decide(client: &reqwest::Client, base: &str, key: &str) -> u16 {
     let body = json!({"subject": "alice@example.com", "purpose": "marketing",
                       "data_category": "email-address"});
-    let r = client.post(format!("{base}/v1/decisions")).bearer_auth(key).json(&body);
+    let r = client
+        .post(format!("{base}/v1/decisions"))
+        .bearer_auth(key)
+        .json(&body);
     r.send().await.map_or(0, |r| r.status().as_u16())
 }
 
@@ -52,7 +58,9 @@ async fn abuse(addr: String, how: Abuse) -> Duration {
     match how {
         Abuse::Idle => while !closed(s.read(&mut buf).await) {},
         Abuse::IdleKeptAlive => {
-            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .unwrap();
             let mut seen = Vec::new();
             loop {
                 match s.read(&mut buf).await {
@@ -60,7 +68,11 @@ async fn abuse(addr: String, how: Abuse) -> Duration {
                     Ok(n) => seen.extend_from_slice(&buf[..n]),
                 }
             }
-            assert!(seen.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&seen));
+            assert!(
+                seen.starts_with(b"HTTP/1.1 200"),
+                "{}",
+                String::from_utf8_lossy(&seen)
+            );
         }
         Abuse::SlowHeaders | Abuse::SlowBody => {
             let (bytes, pace) = match how {
@@ -95,7 +107,12 @@ async fn two_hundred_slow_or_idle_connections_are_closed_in_time_while_requests_
     )
     .await;
     let addr = server.base.trim_start_matches("http://").to_owned();
-    let kinds = [Abuse::Idle, Abuse::SlowHeaders, Abuse::IdleKeptAlive, Abuse::SlowBody];
+    let kinds = [
+        Abuse::Idle,
+        Abuse::SlowHeaders,
+        Abuse::IdleKeptAlive,
+        Abuse::SlowBody,
+    ];
     let clients: Vec<_> = (0..200)
         .map(|i| {
             let how = kinds[i % 4];
@@ -105,11 +122,17 @@ async fn two_hundred_slow_or_idle_connections_are_closed_in_time_while_requests_
         .collect();
 
     // Normal requests throughout, each on a fresh connection.
-    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     let mut answered = 0;
     let started = Instant::now();
     while !clients.iter().all(|c| c.is_finished()) {
-        assert!(started.elapsed() < Duration::from_secs(30), "connections still open after 30 s");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "connections still open after 30 s"
+        );
         assert_eq!(decide(&client, &server.base, &decide_key).await, 200);
         answered += 1;
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -122,7 +145,10 @@ async fn two_hundred_slow_or_idle_connections_are_closed_in_time_while_requests_
             _ => HEADER_TIMEOUT,
         } + Duration::from_millis(1500);
         assert!(held <= allowed, "{how:?} held the connection {held:?}");
-        assert!(held >= Duration::from_millis(1500), "{how:?} closed after only {held:?}");
+        assert!(
+            held >= Duration::from_millis(1500),
+            "{how:?} closed after only {held:?}"
+        );
     }
 
     // The access log: route, status, key id; no secret, no subject id.
@@ -135,7 +161,10 @@ async fn two_hundred_slow_or_idle_connections_are_closed_in_time_while_requests_
     assert!(access.iter().any(|v| v["route"] == "/v1/decisions"
         && v["status"] == 200
         && v["key"] == decide_id.as_str()));
-    assert!(access.iter().any(|v| v["status"] == 408), "the slow bodies were logged as 408");
+    assert!(
+        access.iter().any(|v| v["status"] == 408),
+        "the slow bodies were logged as 408"
+    );
     assert!(!log.contains("alice@example.com"));
     assert!(!log.contains(&decide_key[20..]));
 }
@@ -144,7 +173,12 @@ async fn two_hundred_slow_or_idle_connections_are_closed_in_time_while_requests_
 async fn the_connection_cap_closes_the_excess_and_oversized_bodies_are_refused_up_front() {
     let t = TempLedger::with_reference_policy();
     let (record_key, _) = key(&t, "record");
-    let server: Proc = serve(&t, "serve.log", &["--max-connections", "4", "--header-timeout-s", "2"]).await;
+    let server: Proc = serve(
+        &t,
+        "serve.log",
+        &["--max-connections", "4", "--header-timeout-s", "2"],
+    )
+    .await;
     let addr = server.base.trim_start_matches("http://").to_owned();
     let mut held = Vec::new();
     for _ in 0..4 {
@@ -173,7 +207,10 @@ async fn the_connection_cap_closes_the_excess_and_oversized_bodies_are_refused_u
     };
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains("body_too_large"), "{answer}");
-    assert!(answer.to_ascii_lowercase().contains("connection: close"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
 }
 
 #[tokio::test]
@@ -189,7 +226,12 @@ async fn tls_serves_the_same_api() {
     let mut child = super::common::server::start_serve(
         &t,
         "serve.log",
-        &["--tls-cert", cert_path.to_str().unwrap(), "--tls-key", key_path.to_str().unwrap()],
+        &[
+            "--tls-cert",
+            cert_path.to_str().unwrap(),
+            "--tls-key",
+            key_path.to_str().unwrap(),
+        ],
         &[],
     );
     let base = child.1.replace("http://127.0.0.1", "https://localhost");
@@ -204,13 +246,19 @@ async fn tls_serves_the_same_api() {
         if status == 200 {
             break;
         }
-        assert!(child.0.try_wait().unwrap().is_none(), "the TLS server exited");
+        assert!(
+            child.0.try_wait().unwrap().is_none(),
+            "the TLS server exited"
+        );
         assert!(Instant::now() < deadline, "no answer over TLS ({status})");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Plain HTTP on the TLS port gets no API.
     let plain = child.1.clone();
-    assert_eq!(decide(&reqwest::Client::new(), &plain, &decide_key).await, 0);
+    assert_eq!(
+        decide(&reqwest::Client::new(), &plain, &decide_key).await,
+        0
+    );
     let _ = child.0.kill();
     let _ = child.0.wait();
 }

@@ -334,15 +334,24 @@ async fn recipient_urls_outside_the_allowed_networks_are_refused() {
     }});
     let file = t.dir.path().join("recipients.json");
     std::fs::write(&file, recipients.to_string()).unwrap();
-    let args = ["--recipients", file.to_str().unwrap(), "--notify-attempts", "2", "--notify-backoff-ms", "10"];
+    let args = [
+        "--recipients",
+        file.to_str().unwrap(),
+        "--notify-attempts",
+        "2",
+        "--notify-backoff-ms",
+        "10",
+    ];
     let (mut serve, base) = spawn(&t, "serve.log", &args).await;
 
-    let mut policy: Value =
-        serde_json::to_value(super::common::reference_policy()).unwrap();
+    let mut policy: Value = serde_json::to_value(super::common::reference_policy()).unwrap();
     policy["version"] = json!("2099-01-01");
     policy["effective_at"] = json!("2099-01-01T00:00:00Z");
     for (url, code) in [
-        ("http://169.254.169.254/latest/meta-data/", "invalid_notify_url"),
+        (
+            "http://169.254.169.254/latest/meta-data/",
+            "invalid_notify_url",
+        ),
         ("file:///etc/passwd", "invalid_notify_url"),
         ("https://user:secret@partner.example/", "invalid_notify_url"),
     ] {
@@ -364,11 +373,21 @@ async fn recipient_urls_outside_the_allowed_networks_are_refused() {
         .as_str()
         .unwrap()
         .to_owned();
-    post(&base, &key, &json!({"type": "consent_granted", "subject": "alice@example.com",
+    post(
+        &base,
+        &key,
+        &json!({"type": "consent_granted", "subject": "alice@example.com",
         "purpose": "marketing", "data_categories": ["email-address"],
-        "policy_version": "2023-11-29", "channel": "web"})).await;
-    post(&base, &key, &json!({"type": "consent_withdrawn", "subject": "alice@example.com",
-        "purpose": "marketing", "channel": "account-settings"})).await;
+        "policy_version": "2023-11-29", "channel": "web"}),
+    )
+    .await;
+    post(
+        &base,
+        &key,
+        &json!({"type": "consent_withdrawn", "subject": "alice@example.com",
+        "purpose": "marketing", "channel": "account-settings"}),
+    )
+    .await;
     let deadline = Instant::now() + Duration::from_secs(30);
     let dead = loop {
         let d = json_lines(&t.consent(&["dead-letters"], None));
@@ -385,9 +404,18 @@ async fn recipient_urls_outside_the_allowed_networks_are_refused() {
             .unwrap_or_default()
     };
     assert!(reason("group").contains("loopback"), "{dead:?}");
-    assert!(reason("analytics-providers").contains("refused address"), "{dead:?}");
-    assert!(reason("infrastructure-providers").contains("link-local"), "{dead:?}");
-    assert!(r.seen.lock().unwrap().accepted.is_empty(), "nothing reached the receiver");
+    assert!(
+        reason("analytics-providers").contains("refused address"),
+        "{dead:?}"
+    );
+    assert!(
+        reason("infrastructure-providers").contains("link-local"),
+        "{dead:?}"
+    );
+    assert!(
+        r.seen.lock().unwrap().accepted.is_empty(),
+        "nothing reached the receiver"
+    );
     let _ = serve.kill();
     let _ = serve.wait();
 }

@@ -26,12 +26,18 @@ async fn idempotency_keys_are_scoped_hashed_and_erased_with_their_subject() {
     let personal = "carol@example.com-signup";
     let mine = IdempotencyKey::new("api-key a POST /v1/events", personal);
     let first = ledger
-        .append(grant("carol@example.com", "marketing", &["name"]), Some(mine.clone()))
+        .append(
+            grant("carol@example.com", "marketing", &["name"]),
+            Some(mine.clone()),
+        )
         .await
         .unwrap()
         .unwrap();
     let again = ledger
-        .append(grant("carol@example.com", "marketing", &["name"]), Some(mine.clone()))
+        .append(
+            grant("carol@example.com", "marketing", &["name"]),
+            Some(mine.clone()),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -39,27 +45,47 @@ async fn idempotency_keys_are_scoped_hashed_and_erased_with_their_subject() {
     // The same key from another client is that client's own key.
     let theirs = IdempotencyKey::new("api-key b POST /v1/events", personal);
     let other = ledger
-        .append(grant("dave@example.com", "marketing", &["name"]), Some(theirs))
+        .append(
+            grant("dave@example.com", "marketing", &["name"]),
+            Some(theirs),
+        )
         .await
         .unwrap()
         .unwrap();
     assert!(!other.replayed && other.seq == first.seq + 1);
     // Neither the key nor anything of the request is stored in clear.
-    let clear = count(&t, &format!(
+    let clear = count(
+        &t,
+        &format!(
         "SELECT count(*) FROM request_keys WHERE key_hash LIKE '%carol%' OR key_hash = '{personal}'"
-    ))
+    ),
+    )
     .await;
     assert_eq!(clear, 0);
     assert_eq!(count(&t, "SELECT count(*) FROM request_keys").await, 2);
 
     // Erasure deletes the subject's keys, all but the erasure's own: its
     // retry is still a replay.
-    let erase = submission(json!({"type": "erasure_requested", "subject": "carol@example.com",
-        "channel": "privacy-mailbox"}));
+    let erase = submission(
+        json!({"type": "erasure_requested", "subject": "carol@example.com",
+        "channel": "privacy-mailbox"}),
+    );
     let erase_key = IdempotencyKey::new("api-key a POST /v1/events", "erase-carol");
-    let erased = ledger.append(erase.clone(), Some(erase_key.clone())).await.unwrap().unwrap();
-    assert_eq!(count(&t, "SELECT count(*) FROM request_keys").await, 2, "dave's and the erasure's");
-    let retried = ledger.append(erase, Some(erase_key)).await.unwrap().unwrap();
+    let erased = ledger
+        .append(erase.clone(), Some(erase_key.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        count(&t, "SELECT count(*) FROM request_keys").await,
+        2,
+        "dave's and the erasure's"
+    );
+    let retried = ledger
+        .append(erase, Some(erase_key))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(retried.replayed && retried.seq == erased.seq);
 }
 
@@ -74,10 +100,17 @@ async fn idempotency_keys_expire() {
     let ledger = Ledger::open(t.store().await, KeyStore::open(t.keys()).unwrap(), config)
         .await
         .unwrap();
-    ledger.append(publish(&reference_policy()), None).await.unwrap().unwrap();
+    ledger
+        .append(publish(&reference_policy()), None)
+        .await
+        .unwrap()
+        .unwrap();
     let key = IdempotencyKey::new("test", "k");
     let first = ledger
-        .append(grant("erin@example.com", "marketing", &["name"]), Some(key.clone()))
+        .append(
+            grant("erin@example.com", "marketing", &["name"]),
+            Some(key.clone()),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -116,7 +149,10 @@ fn under_umask_022(t: &TempLedger, args: &[&str]) {
 #[test]
 fn files_are_private_whatever_the_umask() {
     let t = TempLedger::sqlite();
-    let policy = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/reference-policy.json");
+    let policy = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/reference-policy.json"
+    );
     under_umask_022(&t, &["policy", "publish", policy]);
     let mut checked = 0;
     for entry in std::fs::read_dir(t.dir.path()).unwrap() {
@@ -126,7 +162,10 @@ fn files_are_private_whatever_the_umask() {
         assert_eq!(mode, want, "{} is {mode:o}", path.display());
         checked += 1;
     }
-    assert!(checked >= 3, "database, its lock and the key directory at least");
+    assert!(
+        checked >= 3,
+        "database, its lock and the key directory at least"
+    );
     // A ledger made readable by others is made private again at start.
     std::fs::set_permissions(t.db_path(), std::fs::Permissions::from_mode(0o644)).unwrap();
     under_umask_022(&t, &["checkpoint"]);
@@ -139,7 +178,10 @@ async fn one_person_is_one_subject_however_the_id_is_spelled() {
     let t = TempLedger::new();
     let ledger = t.open_published().await;
     let granted = ledger
-        .append(grant("alice@example.com", "marketing", &["email-address"]), None)
+        .append(
+            grant("alice@example.com", "marketing", &["email-address"]),
+            None,
+        )
         .await
         .unwrap()
         .unwrap();
@@ -161,10 +203,19 @@ async fn one_person_is_one_subject_however_the_id_is_spelled() {
         .unwrap()
         .unwrap();
     assert_eq!(nfc.subject, nfd.subject);
-    for bad in ["alice\u{200b}@example.com", "\u{202e}alice", "alice ", "\u{feff}bob", "\u{ff41}lice"] {
+    for bad in [
+        "alice\u{200b}@example.com",
+        "\u{202e}alice",
+        "alice ",
+        "\u{feff}bob",
+        "\u{ff41}lice",
+    ] {
         let v = json!({"type": "consent_granted", "subject": bad, "purpose": "marketing",
             "data_categories": ["name"], "policy_version": "2023-11-29", "channel": "web"});
         let e = serde_json::from_value::<consent_domain::Submission>(v).unwrap_err();
-        assert!(e.to_string().contains("invalid subject identifier"), "{bad:?}: {e}");
+        assert!(
+            e.to_string().contains("invalid subject identifier"),
+            "{bad:?}: {e}"
+        );
     }
 }

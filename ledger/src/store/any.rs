@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use tokio::sync::watch;
 
-use super::{ApiKeyRow, 
-    CommitBatch, DeadLetter, Head, IdempotencyHit, PgStore, SqliteStore, Store, StoreError,
-    StoredCheckpoint, StoredLine, TileKey, WriterClaim,
+use super::{
+    ApiKeyRow, CommitBatch, DeadLetter, Head, IdempotencyHit, PgStore, SqliteStore, Store,
+    StoreError, StoredCheckpoint, StoredLine, TileKey, WriterClaim,
 };
 use crate::tlog::TileWrite;
 

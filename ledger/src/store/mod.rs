@@ -351,8 +351,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<(String, Vec<u8>)>, StoreError>> + Send;
 
     /// Stores a new API key (`last_used_at` and `revoked_at` empty).
-    fn create_api_key(&self, key: &ApiKeyRow)
-        -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn create_api_key(
+        &self,
+        key: &ApiKeyRow,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Every API key, oldest first.
     fn list_api_keys(&self) -> impl Future<Output = Result<Vec<ApiKeyRow>, StoreError>> + Send;

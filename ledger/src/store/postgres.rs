@@ -22,9 +22,9 @@ use std::sync::Arc;
 use tokio::sync::{watch, Mutex};
 use tracing::warn;
 
-use super::{ApiKeyRow, ApiKeyTuple, 
-    CommitBatch, DeadLetter, Head, IdempotencyHit, Store, StoreError, StoredCheckpoint, StoredLine,
-    TileKey,
+use super::{
+    ApiKeyRow, ApiKeyTuple, CommitBatch, DeadLetter, Head, IdempotencyHit, Store, StoreError,
+    StoredCheckpoint, StoredLine, TileKey,
 };
 use crate::tlog::TileWrite;
 
@@ -405,9 +405,10 @@ impl Store for PgStore {
     }
 
     async fn scrub_erased(&self) -> Result<(), StoreError> {
-        let pending: Vec<(String, String)> = sqlx::query_as(include_str!("postgres/scrub_pending.sql"))
-            .fetch_all(&self.pool)
-            .await?;
+        let pending: Vec<(String, String)> =
+            sqlx::query_as(include_str!("postgres/scrub_pending.sql"))
+                .fetch_all(&self.pool)
+                .await?;
         for (relation, erased_by) in pending {
             // Names come from our own tables (`tableoid::regclass`), but an
             // identifier cannot be bound: take only what a name can be.

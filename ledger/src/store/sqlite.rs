@@ -12,9 +12,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use tokio::sync::oneshot;
 
-use super::{ApiKeyRow, ApiKeyTuple, 
-    CommitBatch, DeadLetter, Head, IdempotencyHit, Store, StoreError, StoredCheckpoint, StoredLine,
-    TileKey, WriterClaim,
+use super::{
+    ApiKeyRow, ApiKeyTuple, CommitBatch, DeadLetter, Head, IdempotencyHit, Store, StoreError,
+    StoredCheckpoint, StoredLine, TileKey, WriterClaim,
 };
 use crate::tlog::TileWrite;
 
@@ -585,7 +585,9 @@ impl Store for SqliteStore {
         let deadline = std::time::Instant::now() + SCRUB_WAIT;
         let folded = loop {
             let checkpoint: Result<(i64, i64, i64), sqlx::Error> =
-                sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&mut *conn).await;
+                sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .fetch_one(&mut *conn)
+                    .await;
             match checkpoint {
                 Ok((0, _, _)) => break Ok(()),
                 Ok(_) if std::time::Instant::now() < deadline => {}
@@ -597,9 +599,12 @@ impl Store for SqliteStore {
                 Err(e) => break Err(e.into()),
             }
         };
-        sqlx::query(&format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis()))
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(&format!(
+            "PRAGMA busy_timeout = {}",
+            BUSY_TIMEOUT.as_millis()
+        ))
+        .execute(&mut *conn)
+        .await?;
         folded
     }
 

@@ -50,11 +50,51 @@ pub struct PublishPolicy {
 /// Evidence of how an event was collected (IP address, form text, email
 /// message id…): any JSON object. Stored off the log; the log keeps only a
 /// salted hash of it. `Debug` does not print it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(
-    description = "Evidence of collection, any JSON object; stored off-log, referenced by salted hash."
-)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence(pub serde_json::Map<String, serde_json::Value>);
+
+/// Largest magnitude of a number in evidence: every I-JSON reader holds
+/// the integers up to it exactly (RFC 7493 §2.2). The HTTP edge refuses
+/// larger numbers (`not_i_json`) rather than store a rounded value.
+pub const EVIDENCE_NUMBER_LIMIT: u64 = (1 << 53) - 1;
+
+impl JsonSchema for Evidence {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Evidence".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let value = generator.subschema_for::<EvidenceValue>();
+        schemars::json_schema!({
+            "description": "Evidence of collection: a JSON object (I-JSON: no duplicate member names, numbers within ±(2^53−1)); stored off-log, referenced by salted hash.",
+            "type": "object",
+            "additionalProperties": value,
+        })
+    }
+}
+
+/// A value inside evidence, for the schema: any JSON whose numbers every
+/// reader keeps exactly.
+struct EvidenceValue;
+
+impl JsonSchema for EvidenceValue {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "EvidenceValue".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let value = generator.subschema_for::<EvidenceValue>();
+        let limit = EVIDENCE_NUMBER_LIMIT;
+        schemars::json_schema!({
+            "anyOf": [
+                {"type": ["string", "boolean", "null"]},
+                {"type": "number", "minimum": -(limit as i64), "maximum": limit},
+                {"type": "array", "items": value},
+                {"type": "object", "additionalProperties": value},
+            ]
+        })
+    }
+}
 
 impl fmt::Debug for Evidence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

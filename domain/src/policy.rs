@@ -126,8 +126,47 @@ pub struct Purpose {
 pub struct Retention {
     pub description: String,
     /// Upper bound in days, where the policy states one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole_days"
+    )]
+    #[schemars(range(max = 4_294_967_295u32))]
     pub max_days: Option<u32>,
+}
+
+/// A number of days as JSON means it: `30`, `30.0` and `3e1` are the same
+/// number (RFC 8259 has one number type, JSON Schema calls all three
+/// integers), stored as `30`; a fraction or a value past `u32` is refused.
+fn whole_days<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    struct Days;
+    impl serde::de::Visitor<'_> for Days {
+        type Value = Option<u32>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a whole number of days up to 4294967295, or null")
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            u32::try_from(v)
+                .map(Some)
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            u32::try_from(v)
+                .map(Some)
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            if v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&v) {
+                Ok(Some(v as u32))
+            } else {
+                Err(E::invalid_value(serde::de::Unexpected::Float(v), &self))
+            }
+        }
+    }
+    d.deserialize_any(Days)
 }
 
 /// A change the publisher declares material for one purpose (or for all).
@@ -204,5 +243,27 @@ impl PolicyVersion {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Retention;
+
+    fn days(json: &str) -> Result<Option<u32>, serde_json::Error> {
+        serde_json::from_str::<Retention>(&format!(r#"{{"description":"d","max_days":{json}}}"#))
+            .map(|r| r.max_days)
+    }
+
+    #[test]
+    fn retention_days_are_json_numbers_that_are_whole() {
+        assert_eq!(days("30").unwrap(), Some(30));
+        assert_eq!(days("30.0").unwrap(), Some(30));
+        assert_eq!(days("3e1").unwrap(), Some(30));
+        assert_eq!(days("null").unwrap(), None);
+        assert_eq!(days("4294967295").unwrap(), Some(u32::MAX));
+        for refused in ["30.5", "-1", "4294967296", "4294967296.0", "\"30\"", "true"] {
+            assert!(days(refused).is_err(), "{refused} accepted");
+        }
     }
 }

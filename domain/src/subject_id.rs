@@ -52,7 +52,7 @@ impl SubjectId {
             return Err(InvalidSubjectId("must not be empty"));
         }
         // Bounded before the work below, whatever the caller sends.
-        if value.len() > MAX_SUBJECT_LEN * 4 {
+        if value.len() > MAX_SUBJECT_LEN {
             return Err(InvalidSubjectId("longer than 256 bytes"));
         }
         refuse_invisible(&value)?;

@@ -239,10 +239,10 @@ impl<R: RequiredScope> FromRequestParts<Arc<AppState>> for Authorized<R> {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Problem> {
-        let key_id = require(state, &parts.headers, R::SCOPE).await?;
-        if let Some(slot) = parts.extensions.get::<super::KeySlot>() {
-            let _ = slot.0.set(key_id.clone());
-        }
+        let credentials = Credentials::from_request_parts(parts, state)
+            .await
+            .unwrap_or_else(|never| match never {});
+        let key_id = credentials.require(state, R::SCOPE).await?;
         Ok(Self {
             key_id,
             scope: std::marker::PhantomData,
@@ -250,13 +250,41 @@ impl<R: RequiredScope> FromRequestParts<Arc<AppState>> for Authorized<R> {
     }
 }
 
+/// The request's credentials, for a handler whose required scope depends
+/// on the request (a public log, a receipt's format): checked with
+/// [`Credentials::require`], which also names the key in the access log.
+pub struct Credentials {
+    headers: HeaderMap,
+    slot: Option<super::KeySlot>,
+}
+
+impl Credentials {
+    pub async fn require(&self, state: &AppState, scope: Scope) -> Result<String, Problem> {
+        let key_id = require(state, &self.headers, scope).await?;
+        if let Some(slot) = &self.slot {
+            let _ = slot.0.set(key_id.clone());
+        }
+        Ok(key_id)
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for Credentials {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            headers: parts.headers.clone(),
+            slot: parts.extensions.get::<super::KeySlot>().cloned(),
+        })
+    }
+}
+
 /// Checks the request's bearer key and that it carries `scope`; returns
 /// the key's id.
-pub async fn require(
-    state: &AppState,
-    headers: &HeaderMap,
-    scope: Scope,
-) -> Result<String, Problem> {
+async fn require(state: &AppState, headers: &HeaderMap, scope: Scope) -> Result<String, Problem> {
     let unauthorized =
         |detail: &str| Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", detail);
     let key = headers

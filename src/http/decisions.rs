@@ -26,31 +26,31 @@ pub const MAX_BATCH: usize = 1000;
 #[serde(deny_unknown_fields)]
 pub struct Check {
     /// The controller's subject identifier…
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     subject: Option<SubjectId>,
     /// …or the subject's pseudonym (from an append response).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pseudonym: Option<Pseudonym>,
     purpose: PurposeId,
     data_category: DataCategoryId,
     /// The instant to answer for; default now.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     at: Option<Timestamp>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SingleRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     subject: Option<SubjectId>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pseudonym: Option<Pseudonym>,
     purpose: PurposeId,
     data_category: DataCategoryId,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     at: Option<Timestamp>,
     /// Consistency token from an append: answer only once it is applied.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     token: Option<String>,
     /// Also return a receipt: the decision and the checkpoint it was
     /// evaluated at, signed with the ledger's key.
@@ -62,8 +62,18 @@ pub struct SingleRequest {
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     checks: Vec<Check>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     token: Option<String>,
+}
+
+/// An optional member is absent or a value, never `null`: the schema says
+/// so, and a `null` that meant "default" would hide a client's bug.
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 /// The subject's pseudonym, from the cache or the store. An erasure

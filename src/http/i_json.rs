@@ -1,8 +1,9 @@
 //! I-JSON (RFC 7493) for request bodies: a body that a JSON parser would
 //! silently change is refused instead (`not_i_json`). Two things change
-//! silently: numbers an IEEE 754 double cannot hold (integers beyond 2^53,
-//! magnitudes that overflow or underflow to zero), and duplicate member
-//! names (the last one wins). Evidence is stored and hashed as received,
+//! silently: numbers an IEEE 754 double cannot hold exactly (any
+//! magnitude beyond 2^53 − 1, however it is spelled: `1e20` is an integer
+//! to JSON Schema and to JCS; magnitudes that underflow to zero), and
+//! duplicate member names (the last one wins). Evidence is stored and hashed as received,
 //! so it must mean one thing to every reader.
 //!
 //! A single pass over the bytes, run before parsing; it assumes nothing
@@ -10,8 +11,9 @@
 
 use std::collections::HashSet;
 
-/// Largest integer every I-JSON reader holds exactly (RFC 7493 §2.2).
-const EXACT: f64 = 9_007_199_254_740_991.0;
+/// Largest magnitude allowed: every I-JSON reader holds the integers up to
+/// it exactly (RFC 7493 §2.2); the schemas say the same.
+const EXACT: f64 = consent_domain::command::EVIDENCE_NUMBER_LIMIT as f64;
 
 /// Why a body is not I-JSON.
 pub fn check(body: &[u8]) -> Result<(), String> {
@@ -93,9 +95,10 @@ fn number(token: &str) -> Result<(), String> {
             "the number {token} is too large for an IEEE 754 double"
         ));
     }
-    if integer && value.abs() > EXACT {
+    if value.abs() > EXACT {
+        let what = if integer { "integer" } else { "number" };
         return Err(format!(
-            "the integer {token} is beyond 2^53 and would not be kept exactly (send it as a string)"
+            "the {what} {token} is beyond 2^53 and would not be kept exactly by every reader (send it as a string)"
         ));
     }
     let mantissa_nonzero = token
@@ -121,6 +124,8 @@ mod tests {
             r#"{"n": -9007199254740993}"#,
             r#"{"n": 123456789012345678901234567890}"#,
             r#"{"n": 1e400}"#,
+            r#"{"n": 1e20}"#,
+            r#"{"n": -9007199254740992.5}"#,
             r#"{"n": 0.1e-400}"#,
             r#"{"a": 1, "a": 2}"#,
             r#"{"e": {"ip": "1.2.3.4", "ip": "5.6.7.8"}}"#,
@@ -129,7 +134,7 @@ mod tests {
             assert!(check(bad.as_bytes()).is_err(), "{bad}");
         }
         for good in [
-            r#"{"n": 9007199254740991, "f": 0.1, "z": 0, "z2": 0.0e5, "neg": -5}"#,
+            r#"{"n": 9007199254740991, "f": 0.1, "z": 0, "z2": 0.0e5, "neg": -5, "e": 9.007e15}"#,
             r#"{"a": {"a": 1}, "b": [{"a": 1}, {"a": 2}], "s": "a, \"a\": 1"}"#,
             r#"[1, 2, 3]"#,
         ] {

@@ -8,22 +8,22 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use consent_ledger::tlog::tiles::{parse_tile_path, TILE_WIDTH};
 use consent_ledger::Store;
 
-use super::auth::{require, Scope};
+use super::auth::{Credentials, Scope};
 use super::problem::{PathParam, Problem};
 use super::AppState;
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
-async fn readable(state: &AppState, headers: &HeaderMap) -> Result<(), Problem> {
+async fn readable(state: &AppState, credentials: &Credentials) -> Result<(), Problem> {
     if state.public_log {
         return Ok(());
     }
-    require(state, headers, Scope::Audit).await.map(drop)
+    credentials.require(state, Scope::Audit).await.map(drop)
 }
 
 fn not_found(detail: String) -> Problem {
@@ -32,9 +32,9 @@ fn not_found(detail: String) -> Problem {
 
 pub async fn checkpoint(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    credentials: Credentials,
 ) -> Result<Response, Problem> {
-    readable(&state, &headers).await?;
+    readable(&state, &credentials).await?;
     let latest = state
         .store
         .latest_checkpoint()
@@ -53,10 +53,10 @@ pub async fn checkpoint(
 
 pub async fn tile(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    credentials: Credentials,
     PathParam(path): PathParam<String>,
 ) -> Result<Response, Problem> {
-    readable(&state, &headers).await?;
+    readable(&state, &credentials).await?;
     let coord = parse_tile_path(&path)
         .ok_or_else(|| not_found(format!("tile/{path} is not a tile path")))?;
     let body = match coord.level {

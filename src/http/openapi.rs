@@ -62,6 +62,12 @@ fn param(name: &str, place: &str, description: &str, schema: Value) -> Value {
     json!({"name": name, "in": place, "required": place == "path", "description": description, "schema": schema})
 }
 
+/// A query parameter the server cannot do without.
+fn required(mut param: Value) -> Value {
+    param["required"] = json!(true);
+    param
+}
+
 /// A sequence number or tree size: what the server parses as `u64`.
 fn number() -> Value {
     json!({"type": "integer", "minimum": 0, "maximum": u64::MAX})
@@ -81,10 +87,24 @@ fn token() -> Value {
     json!({"type": "string", "pattern": "^[0-9]{1,19}$", "description": "the `token` of an append's answer: answer only once that append is visible"})
 }
 
+/// The members of a check: the subject (by id or pseudonym), the purpose,
+/// the data category and the instant.
+fn check_properties() -> Value {
+    json!({
+        "subject": {"$ref": "#/components/schemas/SubjectId", "description": "the controller's subject id"},
+        "pseudonym": {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "the subject's pseudonym"},
+        "purpose": {"$ref": "#/components/schemas/PurposeId"}, "data_category": {"$ref": "#/components/schemas/DataCategoryId"},
+        "at": {"$ref": "#/components/schemas/Timestamp", "description": "default: now"},
+    })
+}
+
 /// The whole document.
 pub fn document() -> Value {
     let obj = json!({"type": "object"});
     let mut schemas = consent_domain::schema::openapi_components();
+    let mut single_check = check_properties();
+    single_check["token"] = token();
+    single_check["receipt"] = json!({"type": "boolean", "description": "also return a receipt: the decision and the checkpoint it was evaluated at, signed with the ledger key"});
     let local = json!({
         "Problem": {
             "type": "object",
@@ -108,16 +128,19 @@ pub fn document() -> Value {
         },
         "Check": {
             "type": "object",
+            "description": "one check of a batch; name the subject by exactly one of `subject` and `pseudonym`",
             "required": ["purpose", "data_category"],
             "additionalProperties": false,
-            "properties": {
-                "subject": {"$ref": "#/components/schemas/SubjectId", "description": "the controller's subject id (or give `pseudonym`)"},
-                "pseudonym": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                "purpose": {"$ref": "#/components/schemas/PurposeId"}, "data_category": {"$ref": "#/components/schemas/DataCategoryId"},
-                "at": {"$ref": "#/components/schemas/Timestamp", "description": "default: now"},
-                "token": token(),
-                "receipt": {"type": "boolean", "description": "single decisions: also return a receipt, the decision and the checkpoint it was evaluated at signed with the ledger key"}
-            }
+            "oneOf": [{"required": ["subject"]}, {"required": ["pseudonym"]}],
+            "properties": check_properties(),
+        },
+        "DecisionRequest": {
+            "type": "object",
+            "description": "a check, and how to answer it; name the subject by exactly one of `subject` and `pseudonym`",
+            "required": ["purpose", "data_category"],
+            "additionalProperties": false,
+            "oneOf": [{"required": ["subject"]}, {"required": ["pseudonym"]}],
+            "properties": single_check,
         },
         "NewApiKey": {
             "type": "object", "required": ["scopes"], "additionalProperties": false,
@@ -180,8 +203,8 @@ pub fn document() -> Value {
             },
             "/v1/policies/{version}": {"get": with_params(op("One policy version with its changes", "policy", None, ("200", obj.clone()), &[("404", "unknown version")]), json!([param("version", "path", "policy version id", domain("PolicyVersionId"))]))},
             "/v1/policies/{version}/reacceptance": {"get": with_params(op("Subjects who must re-accept a material change", "policy", None, ("200", obj.clone()), &[("404", "unknown version")]), json!([param("version", "path", "policy version id", domain("PolicyVersionId")), param("after", "query", "pseudonym to continue after (the previous page's `next`)", text()), param("limit", "query", "page size (default 100)", json!({"type": "integer", "minimum": 1, "maximum": 1000}))]))},
-            "/v1/decisions": {"post": op("One decision", "decide", Some("Check"), ("200", r("Decision")), &[("503", "consistency token not reached in time")])},
-            "/v1/decisions/batch": {"post": op("Up to 1000 decisions", "decide", Some("BatchRequest"), ("200", obj.clone()), &[("422", "too many checks")])},
+            "/v1/decisions": {"post": op("One decision", "decide", Some("DecisionRequest"), ("200", r("Decision")), &[("422", "a token this ledger never issued (invalid_token)"), ("503", "consistency token not reached in time")])},
+            "/v1/decisions/batch": {"post": op("Up to 1000 decisions", "decide", Some("BatchRequest"), ("200", obj.clone()), &[("422", "over 1000 checks (batch_too_large), or a token this ledger never issued (invalid_token)"), ("503", "consistency token not reached in time")])},
             "/v1/subjects/{subject}/history": {"get": with_params(op("Every entry about a subject", "audit", None, ("200", obj.clone()), &[("404", "unknown subject")]), json!([param("subject", "path", "the controller's subject id", domain("SubjectId"))]))},
             "/v1/entries/{seq}/receipt": {"get": with_params(
                 {
@@ -191,14 +214,14 @@ pub fn document() -> Value {
                 },
                 json!([param("seq", "path", "the entry's sequence number", number()), param("format", "query", "tlog-proof (default) or json", json!({"enum": ["tlog-proof", "json"]}))]),
             )},
-            "/v1/proofs/inclusion": {"get": with_params(op("RFC 9162 inclusion proof (base64 hashes)", "audit", None, ("200", obj.clone()), &[("422", "entry not in a tree of that size"), ("503", "no checkpoint covers the entry yet")]), json!([param("seq", "query", "the entry's sequence number", number()), param("size", "query", "tree size (default: the latest checkpoint's)", number())]))},
-            "/v1/proofs/consistency": {"get": with_params(op("RFC 9162 consistency proof (base64 hashes)", "audit", None, ("200", obj.clone()), &[("422", "sizes out of range")]), json!([param("old", "query", "old tree size", number()), param("new", "query", "new tree size (default: the latest checkpoint's)", number())]))},
+            "/v1/proofs/inclusion": {"get": with_params(op("RFC 9162 inclusion proof (base64 hashes)", "audit", None, ("200", obj.clone()), &[("422", "entry not in a tree of that size"), ("503", "no checkpoint covers the entry yet")]), json!([required(param("seq", "query", "the entry's sequence number", number())), param("size", "query", "tree size (default: the latest checkpoint's)", number())]))},
+            "/v1/proofs/consistency": {"get": with_params(op("RFC 9162 consistency proof (base64 hashes)", "audit", None, ("200", obj.clone()), &[("422", "sizes out of range")]), json!([required(param("old", "query", "old tree size", number())), param("new", "query", "new tree size (default: the latest checkpoint's)", number())]))},
             "/log/checkpoint": {"get": {"summary": "The latest signed checkpoint (C2SP tlog-checkpoint); public with `serve --public-log`", "security": [{"apiKey": []}], "x-required-scope": "audit", "responses": {"200": {"description": "signed note", "content": {"text/plain": {"schema": {"type": "string"}}}}, "401": {"$ref": "#/components/responses/Problem"}, "404": {"$ref": "#/components/responses/Problem"}}}},
             "/log/tile/{tile}": {"get": {"parameters": [param("tile", "path", "C2SP tlog-tiles path: <L>/<N>[.p/<W>] or entries/<N>[.p/<W>], N in x-prefixed groups of three digits", text())], "summary": "A hash tile or entry bundle (C2SP tlog-tiles), immutable; public with `serve --public-log`", "security": [{"apiKey": []}], "x-required-scope": "audit", "responses": {"200": {"description": "application/octet-stream"}, "401": {"$ref": "#/components/responses/Problem"}, "404": {"$ref": "#/components/responses/Problem"}}}},
             "/v1/watch": {"get": {"parameters": [{"name": "from", "in": "query", "required": false, "description": "first sequence number", "schema": number()}], "summary": "Server-Sent Events of consent changes (entry, type, pseudonym, purpose)", "security": [{"apiKey": []}], "x-required-scope": "watch or audit", "responses": {"200": {"description": "text/event-stream"}, "400": {"$ref": "#/components/responses/Problem"}, "401": {"$ref": "#/components/responses/Problem"}, "403": {"$ref": "#/components/responses/Problem"}}}},
             "/v1/api-keys": {
                 "get": op("Every API key (never secrets)", "admin", None, ("200", obj.clone()), &[]),
-                "post": op("Create an API key; its secret is in this answer only", "admin", Some("NewApiKey"), ("201", obj.clone()), &[]),
+                "post": op("Create an API key; its secret is in this answer only", "admin", Some("NewApiKey"), ("201", obj.clone()), &[("422", "the expiry is not in the future (expiry_in_past)")]),
             },
             "/v1/api-keys/{id}": {"delete": with_params(op("Revoke an API key: refused by every server within a second", "admin", None, ("200", obj.clone()), &[("404", "no such key")]), json!([param("id", "path", "the key's id", json!({"type": "string", "pattern": "^[0-9a-f]{16}$"}))]))},
         },

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use consent_ledger::format::EntryLine;
@@ -17,7 +17,7 @@ use consent_ledger::Store;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{require, Audit, Authorized, Scope};
+use super::auth::{Audit, Authorized, Credentials, Scope};
 use super::problem::{Params, PathParam, Problem};
 use super::AppState;
 
@@ -172,7 +172,7 @@ pub struct ReceiptQuery {
 
 pub async fn receipt(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    credentials: Credentials,
     PathParam(seq): PathParam<String>,
     Params(q): Params<ReceiptQuery>,
 ) -> Result<Response, Problem> {
@@ -180,8 +180,8 @@ pub async fn receipt(
     // service may fetch it for the subject. The JSON receipt carries the
     // entry (pseudonym, purposes): the audit scope.
     let json = q.format.as_deref() == Some("json");
-    if json || require(&state, &headers, Scope::Record).await.is_err() {
-        require(&state, &headers, Scope::Audit).await?;
+    if json || credentials.require(&state, Scope::Record).await.is_err() {
+        credentials.require(&state, Scope::Audit).await?;
     }
     let seq: u64 = seq.parse().map_err(|_| {
         Problem::new(

@@ -390,6 +390,7 @@ async fn impossible_requests_get_specific_problems_at_once() {
     for evidence in [
         r#"{"n": 9007199254740993}"#,
         r#"{"n": 0.1e-400}"#,
+        r#"{"n": 1e20}"#,
         r#"{"ip": "192.0.2.1", "ip": "198.51.100.7"}"#,
     ] {
         let body = format!(
@@ -410,6 +411,48 @@ async fn impossible_requests_get_specific_problems_at_once() {
         assert_eq!(v["code"], "not_i_json", "{v}");
     }
     assert_eq!(s.head().await, head, "nothing was appended");
+    // An optional member is absent or a value: `null` is refused, as the
+    // OpenAPI document says, and so are both subject and pseudonym.
+    let decide = s.key("decide");
+    for body in [
+        json!({"subject": "alice@example.com", "purpose": "marketing", "data_category": "email-address", "token": null}),
+        json!({"subject": null, "pseudonym": "00".repeat(32), "purpose": "marketing", "data_category": "email-address"}),
+        json!({"subject": "alice@example.com", "purpose": "marketing", "data_category": "email-address", "at": null}),
+        json!({"subject": "alice@example.com", "pseudonym": "00".repeat(32), "purpose": "marketing", "data_category": "email-address"}),
+    ] {
+        let (status, v, _) = s.post(Some(&decide), "/v1/decisions", &body).await;
+        assert_eq!(
+            (status, v["code"].as_str()),
+            (400, Some("invalid_body")),
+            "{body}"
+        );
+    }
+    let (status, v, _) = s
+        .post(
+            Some(&decide),
+            "/v1/decisions/batch",
+            &json!({"checks": [{"subject": "alice@example.com", "purpose": "marketing", "data_category": "email-address"}], "token": null}),
+        )
+        .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (400, Some("invalid_body")),
+        "{v}"
+    );
+    // A subject id is at most 256 bytes as given, not only once canonical.
+    let long = format!("email:{}@example.com", "a".repeat(240));
+    let (status, v, _) = s
+        .post(
+            Some(&decide),
+            "/v1/decisions",
+            &check(&long, "marketing", "email-address"),
+        )
+        .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (400, Some("invalid_subject")),
+        "{v}"
+    );
 }
 
 #[tokio::test]

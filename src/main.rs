@@ -9,6 +9,7 @@
 //! - `http/`: the HTTP API (`consent serve`), one file per resource.
 //! - `witness/`: the C2SP tlog-witness (`consent witness serve`).
 //! - `serving.rs`: what both servers share (problem details, shutdown).
+//! - `log_format.rs`: the JSON lines of the log.
 //!
 //! The binary owns presentation (what is printed, exit codes) and wiring;
 //! rules live in `consent-domain`, the log in `consent-ledger`.
@@ -16,6 +17,7 @@
 mod cli;
 mod db;
 mod http;
+mod log_format;
 mod serving;
 mod witness;
 
@@ -58,7 +60,7 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_env_filter(filter);
     if json {
-        builder.json().flatten_event(true).init();
+        builder.event_format(log_format::JsonLines).init();
     } else {
         builder.init();
     }

@@ -52,6 +52,22 @@ impl fmt::Display for Timestamp {
         let t = OffsetDateTime::from_unix_timestamp_nanos(self.0 as i128 * 1000)
             .map_err(|_| fmt::Error)?
             .to_offset(UtcOffset::UTC);
+        // The common case written directly: this runs for every entry and
+        // every decision, and the general formatter costs several times as
+        // much. Years outside four digits take the general path.
+        if (0..=9999).contains(&t.year()) {
+            return write!(
+                f,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                t.microsecond()
+            );
+        }
         let format = format_description!(
             "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
         );
@@ -96,5 +112,36 @@ mod tests {
         assert!(!Timestamp::is_canonical("2023-11-28T20:00:00Z"));
         assert_eq!(Timestamp::parse(&t.to_string()).unwrap(), t);
         assert!(Timestamp::parse("yesterday").is_err());
+    }
+
+    #[test]
+    fn the_direct_spelling_is_the_general_formatters() {
+        let general = |t: Timestamp| {
+            OffsetDateTime::from_unix_timestamp_nanos(t.as_micros() as i128 * 1000)
+                .unwrap()
+                .format(&format_description!(
+                    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+                ))
+                .unwrap()
+        };
+        let first = Timestamp::parse("0000-01-01T00:00:00Z")
+            .unwrap()
+            .as_micros();
+        let last = Timestamp::parse("9999-12-31T23:59:59.999999Z")
+            .unwrap()
+            .as_micros();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for micros in [first, last, 0, -1, 1]
+            .into_iter()
+            .chain((0..10_000).map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                first + (x % (last - first) as u64) as i64
+            }))
+        {
+            let t = Timestamp::from_micros(micros);
+            assert_eq!(t.to_string(), general(t), "{micros}");
+        }
     }
 }

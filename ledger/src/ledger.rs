@@ -13,6 +13,7 @@ use crate::signed_memory::SignedCheckpoint;
 
 use crate::checkpointer::{CheckpointConfig, Checkpointer};
 use crate::error::LedgerError;
+use crate::format::RecordedBy;
 use crate::keys::KeyStore;
 use crate::replay::{replay, Replayed};
 use crate::store::{Store, StoreError, WriterClaim};
@@ -274,18 +275,32 @@ impl<S: Store> Ledger<S> {
         self.health.clone()
     }
 
-    /// Appends one submission. The answer comes once it is durable.
-    #[instrument(skip_all, fields(kind = submission.kind(), idempotent = idempotency_key.is_some()))]
+    /// Appends one submission asked for locally (`recorded_by: local`).
+    /// The answer comes once it is durable.
     pub async fn append(
         &self,
         submission: Submission,
         idempotency_key: Option<crate::idempotency::IdempotencyKey>,
+    ) -> AppendResult {
+        self.append_by(submission, idempotency_key, RecordedBy::Local)
+            .await
+    }
+
+    /// Appends one submission; the entry records who asked for it. The
+    /// answer comes once it is durable.
+    #[instrument(skip_all, fields(kind = submission.kind(), idempotent = idempotency_key.is_some()))]
+    pub async fn append_by(
+        &self,
+        submission: Submission,
+        idempotency_key: Option<crate::idempotency::IdempotencyKey>,
+        recorded_by: RecordedBy,
     ) -> AppendResult {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Request::Append {
                 submission,
                 idempotency_key,
+                recorded_by,
                 reply,
             })
             .await
@@ -306,6 +321,7 @@ impl<S: Store> Ledger<S> {
             .send(Request::Append {
                 submission,
                 idempotency_key,
+                recorded_by: RecordedBy::Local,
                 reply,
             })
             .await

@@ -132,6 +132,7 @@ impl Replayed {
         let body = body_json(
             raw.seq,
             raw.recorded_at,
+            raw.recorded_by.as_deref(),
             &raw.prev,
             &raw.kind,
             raw.event.get(),

@@ -14,7 +14,8 @@ use consent_domain::{Event, Timestamp};
 use ed25519_dalek::{Signature, VerifyingKey};
 
 use crate::format::{
-    body_json, entry_hash, key_id, signed_line, RawEntryLine, FORMAT_VERSION, GENESIS_PREV,
+    body_json, entry_hash, key_id, signed_line, RawEntryLine, RecordedBy, FORMAT_VERSION,
+    GENESIS_PREV, LEGACY_FORMAT_VERSION,
 };
 
 /// Why an entry is bad. Stable names, printed by `consent verify`.
@@ -123,6 +124,7 @@ pub struct Input<'a> {
 
 struct Parsed {
     seq: u64,
+    v: u32,
     recorded_at: Timestamp,
     prev: String,
     key_id: String,
@@ -154,12 +156,37 @@ fn parse(input: &Input<'_>) -> Result<Parsed, VerifyFailure> {
     let at = input.position;
     let raw: RawEntryLine<'_> = serde_json::from_str(input.line)
         .map_err(|e| fail(at, FailureReason::Malformed, format!("not an entry: {e}")))?;
-    if raw.v != FORMAT_VERSION {
-        return Err(fail(
-            at,
-            FailureReason::Malformed,
-            format!("unsupported format version {}", raw.v),
-        ));
+    match (raw.v, raw.recorded_by.as_deref()) {
+        (FORMAT_VERSION, Some(by)) if RecordedBy::parse(by).is_some() => {}
+        (FORMAT_VERSION, Some(by)) => {
+            return Err(fail(
+                at,
+                FailureReason::Malformed,
+                format!("recorded_by {by:?} is neither local nor api-key:<16 hex>"),
+            ))
+        }
+        (FORMAT_VERSION, None) => {
+            return Err(fail(
+                at,
+                FailureReason::Malformed,
+                "a version-2 entry must have recorded_by",
+            ))
+        }
+        (LEGACY_FORMAT_VERSION, None) => {}
+        (LEGACY_FORMAT_VERSION, Some(_)) => {
+            return Err(fail(
+                at,
+                FailureReason::Malformed,
+                "a version-1 entry has no recorded_by",
+            ))
+        }
+        (v, _) => {
+            return Err(fail(
+                at,
+                FailureReason::Malformed,
+                format!("unsupported format version {v}"),
+            ))
+        }
     }
     let event = Event::from_payload(&raw.kind, raw.event.get()).map_err(|e| {
         fail(
@@ -189,6 +216,7 @@ fn parse(input: &Input<'_>) -> Result<Parsed, VerifyFailure> {
     let body = body_json(
         raw.seq,
         raw.recorded_at,
+        raw.recorded_by.as_deref(),
         &raw.prev,
         &raw.kind,
         &payload,
@@ -224,6 +252,7 @@ fn parse(input: &Input<'_>) -> Result<Parsed, VerifyFailure> {
     }
     Ok(Parsed {
         seq: raw.seq,
+        v: raw.v,
         recorded_at: raw.recorded_at,
         prev: raw.prev,
         key_id: raw.key_id,
@@ -239,6 +268,8 @@ pub struct ChainVerifier {
     expected: u64,
     prev: String,
     last_time: Option<Timestamp>,
+    /// The previous entry's format version: it never goes back.
+    last_version: u32,
     active: Option<(String, VerifyingKey)>,
     pinned: Option<[u8; 32]>,
     ledger: Option<String>,
@@ -261,6 +292,7 @@ impl ChainVerifier {
             expected: 0,
             prev: GENESIS_PREV.to_owned(),
             last_time: None,
+            last_version: LEGACY_FORMAT_VERSION,
             active: None,
             pinned,
             ledger: None,
@@ -360,6 +392,16 @@ impl ChainVerifier {
                     p.prev,
                     seq.wrapping_sub(1),
                     self.prev
+                ),
+            ));
+        }
+        if p.v < self.last_version {
+            return Err(fail(
+                seq,
+                FailureReason::Malformed,
+                format!(
+                    "a version-{} entry after a version-{} one",
+                    p.v, self.last_version
                 ),
             ));
         }
@@ -467,6 +509,7 @@ impl ChainVerifier {
         self.expected += 1;
         self.prev = p.hash_hex;
         self.last_time = Some(p.recorded_at);
+        self.last_version = p.v;
         Ok((seq, p.hash, p.sig, signer))
     }
 

@@ -21,7 +21,7 @@ use tracing::{debug, error, info, info_span, warn, Instrument};
 
 use crate::error::{LedgerError, Rejection};
 use crate::evidence_seal;
-use crate::format::{body_json, entry_hash, signed_line};
+use crate::format::{body_json, entry_hash, signed_line, RecordedBy};
 use crate::idempotency::{submission_digest, IdempotencyKey};
 use crate::keys::{KeyStore, LedgerKey};
 use crate::replay::{catch_up, Head, Replayed, TreeHead};
@@ -53,6 +53,7 @@ pub(crate) enum Request {
     Append {
         submission: Submission,
         idempotency_key: Option<IdempotencyKey>,
+        recorded_by: RecordedBy,
         reply: oneshot::Sender<AppendResult>,
     },
     RotateKey {
@@ -153,6 +154,7 @@ impl Core {
         &mut self,
         event: &Event,
         at: Timestamp,
+        recorded_by: &RecordedBy,
         signer_id: &str,
     ) -> Result<(u64, String, [u8; 32]), Rejection> {
         let seq = self.log.head.next_seq;
@@ -160,6 +162,7 @@ impl Core {
         let body = body_json(
             seq,
             at,
+            Some(&recorded_by.to_string()),
             &self.log.head.prev,
             event.kind(),
             &payload,
@@ -185,11 +188,12 @@ impl Core {
     fn admit(
         &mut self,
         event: Event,
+        recorded_by: &RecordedBy,
         signers: &[LedgerKey],
         staged: &mut Staged,
     ) -> Result<(u64, usize), Rejection> {
         let signer = signers.len() - 1;
-        let (seq, body, hash) = self.chain(&event, staged.at, &signers[signer].id)?;
+        let (seq, body, hash) = self.chain(&event, staged.at, recorded_by, &signers[signer].id)?;
         self.log.state.apply(&event, staged.at);
         staged.batch.entries.push(EntryRow {
             seq,
@@ -213,7 +217,7 @@ impl Core {
             public_key: self.key.public_hex(),
         });
         let (seq, body, hash) = self
-            .chain(&event, at, &self.key.id.clone())
+            .chain(&event, at, &RecordedBy::Local, &self.key.id.clone())
             .expect("a genesis entry is small");
         self.log.state.apply(&event, at);
         let sig = self.key.signing.sign(&hash).to_bytes();
@@ -265,7 +269,7 @@ impl Core {
                         public_key: next.public_hex(),
                     });
                     let (_, index) = self
-                        .admit(event, &signers, &mut staged)
+                        .admit(event, &RecordedBy::Local, &signers, &mut staged)
                         .expect("a key rotation entry is small");
                     outcomes.push(Outcome::Pending {
                         index,
@@ -279,7 +283,7 @@ impl Core {
                         kept: self.log.head.next_seq,
                         ..event.clone()
                     });
-                    match self.admit(event, &signers, &mut staged) {
+                    match self.admit(event, &RecordedBy::Local, &signers, &mut staged) {
                         Ok((_, index)) => outcomes.push(Outcome::Pending {
                             index,
                             subject: None,
@@ -307,13 +311,14 @@ impl Core {
                         continue;
                     }
                     let subject = event.subject().cloned();
-                    let (seq, index) = match self.admit(event, &signers, &mut staged) {
-                        Ok(admitted) => admitted,
-                        Err(r) => {
-                            outcomes.push(Outcome::Now(Ok(Err(r))));
-                            continue;
-                        }
-                    };
+                    let (seq, index) =
+                        match self.admit(event, &RecordedBy::Local, &signers, &mut staged) {
+                            Ok(admitted) => admitted,
+                            Err(r) => {
+                                outcomes.push(Outcome::Now(Ok(Err(r))));
+                                continue;
+                            }
+                        };
                     // Nothing personal, and the notifier relies on it for
                     // as long as it may re-deliver: never expires.
                     staged.batch.idempotency.push(IdempotencyRow {
@@ -329,6 +334,7 @@ impl Core {
                 Request::Append {
                     submission,
                     idempotency_key,
+                    recorded_by,
                     ..
                 } => {
                     // Only keyed requests need their hash (it is not cheap).
@@ -416,7 +422,7 @@ impl Core {
                         }
                     };
                     let is_erasure = matches!(event, Event::ErasureRequested(_));
-                    let (seq, index) = match self.admit(event, &signers, &mut staged) {
+                    let (seq, index) = match self.admit(event, recorded_by, &signers, &mut staged) {
                         Ok(admitted) => admitted,
                         Err(r) => {
                             outcomes.push(Outcome::Now(Ok(Err(r))));

@@ -228,6 +228,12 @@ pub struct Authorized<R> {
 }
 
 impl<R> Authorized<R> {
+    /// What the entries this request appends record as their author.
+    pub fn recorded_by(&self) -> consent_ledger::format::RecordedBy {
+        consent_ledger::format::RecordedBy::api_key(&self.key_id)
+            .expect("an accepted key's id is 16 lower-case hex digits")
+    }
+
     /// The scope an idempotency key sent to `route` with this API key
     /// lives in: one client's key never answers for another's.
     pub fn idempotency_scope(&self, route: &str) -> String {
@@ -239,10 +245,10 @@ impl<R: RequiredScope> FromRequestParts<Arc<AppState>> for Authorized<R> {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Problem> {
-        let credentials = Credentials::from_request_parts(parts, state)
-            .await
-            .unwrap_or_else(|never| match never {});
-        let key_id = credentials.require(state, R::SCOPE).await?;
+        let key_id = require(state, &parts.headers, R::SCOPE).await?;
+        if let Some(slot) = parts.extensions.get::<super::KeySlot>() {
+            let _ = slot.0.set(key_id.clone());
+        }
         Ok(Self {
             key_id,
             scope: std::marker::PhantomData,
@@ -295,6 +301,7 @@ async fn require(state: &AppState, headers: &HeaderMap, scope: Scope) -> Result<
     let (id, secret) = key
         .strip_prefix("ck_")
         .and_then(|k| k.split_once('_'))
+        .filter(|(id, _)| consent_ledger::format::RecordedBy::api_key(id).is_some())
         .ok_or_else(|| unauthorized("malformed API key"))?;
     let key = match state.api_keys.fresh(id) {
         Some(k) => k,

@@ -103,7 +103,12 @@ pub async fn record(
         Submission::AccountClosed(_) | Submission::ErasureRequested(_) => Some(None),
         _ => None,
     };
-    let outcome = appended_json(state.writer()?.append(submission, key).await);
+    let outcome = appended_json(
+        state
+            .writer()?
+            .append_by(submission, key, caller.recorded_by())
+            .await,
+    );
     let label = match &outcome {
         Ok((StatusCode::OK, _)) => "replayed",
         Ok(_) => "appended",
@@ -167,6 +172,7 @@ pub async fn history(
         entries.push(json!({
             "seq": e.seq,
             "recorded_at": e.recorded_at,
+            "recorded_by": e.recorded_by,
             "hash": e.hash,
             "type": e.event.kind(),
             "event": serde_json::from_str::<Value>(&e.event.payload_json()).map_err(Problem::internal)?,

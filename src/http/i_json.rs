@@ -9,7 +9,38 @@
 //! A single pass over the bytes, run before parsing; it assumes nothing
 //! about well-formedness (the parser reports syntax errors afterwards).
 
+use std::borrow::Cow;
 use std::collections::HashSet;
+
+/// The member names seen in one open object: a short list scanned in
+/// place (nearly every object has a handful of members, and this check
+/// runs on every request), a hash set once it grows. A name is kept as
+/// its raw bytes when it has no escape (the raw bytes then equal the
+/// decoded ones), decoded otherwise.
+#[derive(Default)]
+struct Names<'a> {
+    few: Vec<Cow<'a, [u8]>>,
+    many: Option<HashSet<Cow<'a, [u8]>>>,
+}
+
+impl<'a> Names<'a> {
+    const FEW: usize = 16;
+
+    /// False when `name` was already there.
+    fn insert(&mut self, name: Cow<'a, [u8]>) -> bool {
+        if let Some(many) = &mut self.many {
+            return many.insert(name);
+        }
+        if self.few.contains(&name) {
+            return false;
+        }
+        self.few.push(name);
+        if self.few.len() > Self::FEW {
+            self.many = Some(self.few.drain(..).collect());
+        }
+        true
+    }
+}
 
 /// Largest magnitude allowed: every I-JSON reader holds the integers up to
 /// it exactly (RFC 7493 §2.2); the schemas say the same.
@@ -17,15 +48,15 @@ const EXACT: f64 = consent_domain::command::EVIDENCE_NUMBER_LIMIT as f64;
 
 /// Why a body is not I-JSON.
 pub fn check(body: &[u8]) -> Result<(), String> {
-    // One set of member names per open object; `None` for an array.
-    let mut open: Vec<Option<HashSet<String>>> = Vec::new();
+    // The member names of each open object; `None` for an array.
+    let mut open: Vec<Option<Names<'_>>> = Vec::new();
     let mut i = 0;
     // Whether the next string in the current object is a member name.
     let mut expect_name = false;
     while i < body.len() {
         match body[i] {
             b'{' => {
-                open.push(Some(HashSet::new()));
+                open.push(Some(Names::default()));
                 expect_name = true;
                 i += 1;
             }
@@ -46,11 +77,19 @@ pub fn check(body: &[u8]) -> Result<(), String> {
             b'"' => {
                 let end = string_end(body, i);
                 if expect_name {
-                    let name: String = serde_json::from_slice(&body[i..end]).unwrap_or_default();
+                    let quoted = &body[i..end];
+                    let inner = &quoted[1..quoted.len().saturating_sub(1).max(1)];
+                    let name: Cow<'_, [u8]> = if inner.contains(&b'\\') {
+                        let decoded: String = serde_json::from_slice(quoted).unwrap_or_default();
+                        Cow::Owned(decoded.into_bytes())
+                    } else {
+                        Cow::Borrowed(inner)
+                    };
                     if let Some(Some(names)) = open.last_mut() {
                         if !names.insert(name.clone()) {
                             return Err(format!(
-                                "the member name {name:?} appears twice in one object"
+                                "the member name {:?} appears twice in one object",
+                                String::from_utf8_lossy(&name)
                             ));
                         }
                     }
@@ -116,6 +155,29 @@ fn number(token: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::check;
+
+    #[test]
+    fn duplicates_are_found_in_objects_of_any_size() {
+        let members = |n: usize| (0..n).map(|i| format!("\"m{i}\": {i}")).collect::<Vec<_>>();
+        for n in [2, 16, 17, 40] {
+            let mut distinct = members(n);
+            assert!(
+                check(format!("{{{}}}", distinct.join(",")).as_bytes()).is_ok(),
+                "{n}"
+            );
+            distinct.push("\"m1\": 0".into());
+            assert!(
+                check(format!("{{{}}}", distinct.join(",")).as_bytes()).is_err(),
+                "{n}"
+            );
+            distinct.pop();
+            distinct.push("\"\\u006d1\": 0".into());
+            assert!(
+                check(format!("{{{}}}", distinct.join(",")).as_bytes()).is_err(),
+                "{n} escaped"
+            );
+        }
+    }
 
     #[test]
     fn what_a_parser_would_change_is_refused() {

@@ -229,8 +229,8 @@ mod request_span {
             let status = response.status().as_u16();
             tracing::info!(
                 target: "consent::access",
-                method = %method,
-                route = %route,
+                method = method.as_str(),
+                route = route.as_str(),
                 status,
                 micros = elapsed.as_micros() as u64,
                 key = slot.0.get().map_or("-", String::as_str),

@@ -30,7 +30,11 @@ pub async fn publish(
     appended(
         state
             .writer()?
-            .append(Submission::PolicyPublished(PublishPolicy { policy }), key)
+            .append_by(
+                Submission::PolicyPublished(PublishPolicy { policy }),
+                key,
+                caller.recorded_by(),
+            )
             .await,
     )
 }

@@ -23,16 +23,21 @@ fn assert_canonical(event: &Event) {
         "payload of {} is not canonical",
         event.kind()
     );
-    let body = consent_ledger::format::body_json(
-        u64::MAX >> 11,
-        Timestamp::now(),
-        consent_ledger::format::GENESIS_PREV,
-        event.kind(),
-        &payload,
-        "0123456789abcdef",
-    );
-    let value: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(body, jcs(&value), "entry body is not canonical");
+    // Version 2 (either author) and version 1 (no recorded_by).
+    for recorded_by in [Some("api-key:0123456789abcdef"), Some("local"), None] {
+        let body = consent_ledger::format::body_json(
+            u64::MAX >> 11,
+            Timestamp::now(),
+            recorded_by,
+            consent_ledger::format::GENESIS_PREV,
+            event.kind(),
+            &payload,
+            "0123456789abcdef",
+        );
+        let value: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body, jcs(&value), "entry body is not canonical");
+        assert_eq!(value["v"], if recorded_by.is_some() { 2 } else { 1 });
+    }
 }
 
 fn published(

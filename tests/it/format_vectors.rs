@@ -114,6 +114,18 @@ struct Built {
 }
 
 fn build() -> Built {
+    // Entries 0–4 are of version 1 (a log begun before `recorded_by`), the
+    // later ones of version 2: one asked for through an API key, one
+    // locally.
+    build_with(|seq| match seq {
+        0..=4 => None,
+        5 => Some("api-key:5eed5eed5eed5eed"),
+        _ => Some("local"),
+    })
+}
+
+/// The vector log with `recorded_by(seq)` as each entry's author.
+fn build_with(recorded_by: impl Fn(usize) -> Option<&'static str>) -> Built {
     let k1 = LedgerKey::from_seed(SEED_1);
     let k2 = LedgerKey::from_seed(SEED_2);
     let mut prev = GENESIS_PREV.to_owned();
@@ -121,6 +133,7 @@ fn build() -> Built {
     let mut lines = Vec::new();
     for (seq, (event, signer)) in events().into_iter().enumerate() {
         let key = if signer == 1 { &k1 } else { &k2 };
+        let recorded_by = recorded_by(seq);
         let at = Timestamp::parse("2026-01-01T00:00:00Z")
             .unwrap()
             .as_micros()
@@ -129,6 +142,7 @@ fn build() -> Built {
         let body = body_json(
             seq as u64,
             Timestamp::from_micros(at),
+            recorded_by,
             &prev,
             event.kind(),
             &payload,
@@ -259,4 +273,31 @@ fn a_pinned_key_that_is_not_the_genesis_key_fails() {
         .unwrap()
         .unwrap_err();
     assert_eq!((failure.seq, failure.reason.code()), (0, "bad_genesis"));
+}
+
+#[test]
+fn format_versions_never_go_back_and_recorded_by_has_two_forms() {
+    let verify = |built: Built| {
+        verify_export(built.export.as_bytes(), None)
+            .unwrap()
+            .map(|r| r.entries)
+            .map_err(|f| (f.seq, f.reason.code(), f.detail))
+    };
+    // Every entry of version 2, or every one of version 1: both verify.
+    assert_eq!(verify(build_with(|_| Some("local"))), Ok(7));
+    assert_eq!(verify(build_with(|_| None)), Ok(7));
+    // A version-1 entry after a version-2 one: refused there.
+    let back = verify(build_with(|seq| (seq == 3).then_some("local")));
+    assert!(matches!(back, Err((4, "malformed", _))), "{back:?}");
+    // An author that is neither form.
+    for bad in [
+        "api-key:5EED5EED5EED5EED",
+        "admin",
+        "api-key:ck_5eed5eed5eed5eed_x",
+    ] {
+        let r = verify(build_with(move |seq| {
+            Some(if seq == 6 { bad } else { "local" })
+        }));
+        assert!(matches!(r, Err((6, "malformed", _))), "{bad}: {r:?}");
+    }
 }

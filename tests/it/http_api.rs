@@ -267,6 +267,11 @@ async fn policy_update_reacceptance_and_watch_stream() {
         .map(|e| e["type"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["consent_granted", "policy_accepted"]);
+    // Each entry names the API key that asked for it, by id, never secret.
+    let key_id = key.split('_').nth(1).unwrap();
+    for entry in history["entries"].as_array().unwrap() {
+        assert_eq!(entry["recorded_by"], format!("api-key:{key_id}"), "{entry}");
+    }
     // The decision timeline for affiliate-sharing/name: granted, suspended
     // by the material change, renewed by the acceptance.
     let steps: Vec<&str> = history["decision_timeline"]

@@ -119,6 +119,7 @@ async fn inserting_a_forged_entry_is_a_bad_signature() {
     let body = consent_ledger::format::body_json(
         12,
         consent_domain::Timestamp::parse(v["recorded_at"].as_str().unwrap()).unwrap(),
+        v["recorded_by"].as_str(),
         v["prev"].as_str().unwrap(),
         v["type"].as_str().unwrap(),
         &v["event"].to_string(),

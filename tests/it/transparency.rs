@@ -391,6 +391,7 @@ async fn rewrite_history(t: &TempLedger, from: u64) {
         let body = body_json(
             row.seq,
             entry.recorded_at,
+            entry.recorded_by.as_deref(),
             &prev,
             v["type"].as_str().unwrap(),
             &payload,

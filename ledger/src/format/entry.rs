@@ -5,13 +5,19 @@ use sha2::{Digest, Sha256};
 
 /// Domain-separation prefix of the entry hash.
 pub const ENTRY_DOMAIN: &[u8] = b"consent-ledger/entry/v1\n";
-/// The `v` member of every entry of this format.
-pub const FORMAT_VERSION: u32 = 1;
+/// The `v` member of every entry this ledger writes: version 2, which
+/// carries `recorded_by`.
+pub const FORMAT_VERSION: u32 = 2;
+/// Entries written before `recorded_by` (version 1): still verified, never
+/// written, and never after a version-2 entry.
+pub const LEGACY_FORMAT_VERSION: u32 = 1;
 /// `prev` of entry 0: 32 zero bytes.
 pub const GENESIS_PREV: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// RFC 8785 canonical JSON of an entry body, given its event's `type` and
-/// the canonical JSON of its payload ([`Event::payload_json`]).
+/// the canonical JSON of its payload ([`Event::payload_json`]). With
+/// `recorded_by` (its text, [`super::RecordedBy`]) the body is of version
+/// 2; without, of version 1 (only to verify entries written before it).
 ///
 /// Assembled by hand because it is on the append hot path and the shape is
 /// fixed: members in code-unit order, every other value an ASCII string or a
@@ -20,13 +26,14 @@ pub const GENESIS_PREV: &str = "000000000000000000000000000000000000000000000000
 pub fn body_json(
     seq: u64,
     recorded_at: Timestamp,
+    recorded_by: Option<&str>,
     prev: &str,
     kind: &str,
     payload: &str,
     key_id: &str,
 ) -> String {
     let recorded_at = recorded_at.to_string();
-    let mut s = String::with_capacity(payload.len() + 200);
+    let mut s = String::with_capacity(payload.len() + 230);
     s.push_str("{\"event\":");
     s.push_str(payload);
     s.push_str(",\"key_id\":\"");
@@ -35,12 +42,21 @@ pub fn body_json(
     s.push_str(prev);
     s.push_str("\",\"recorded_at\":\"");
     s.push_str(&recorded_at);
+    if let Some(by) = recorded_by {
+        s.push_str("\",\"recorded_by\":\"");
+        s.push_str(by);
+    }
     s.push_str("\",\"seq\":");
     s.push_str(&seq.to_string());
     s.push_str(",\"type\":\"");
     s.push_str(kind);
     s.push_str("\",\"v\":");
-    s.push_str(&FORMAT_VERSION.to_string());
+    let v = if recorded_by.is_some() {
+        FORMAT_VERSION
+    } else {
+        LEGACY_FORMAT_VERSION
+    };
+    s.push_str(&v.to_string());
     s.push('}');
     s
 }
@@ -88,6 +104,9 @@ pub struct RawEntryLine<'a> {
     pub key_id: String,
     pub prev: String,
     pub recorded_at: Timestamp,
+    /// Version 2 only.
+    #[serde(default)]
+    pub recorded_by: Option<String>,
     pub seq: u64,
     pub sig: String,
     #[serde(rename = "type")]
@@ -101,6 +120,8 @@ pub struct EntryLine {
     pub v: u32,
     pub seq: u64,
     pub recorded_at: Timestamp,
+    /// Who asked for the entry (version 2); `None` in version-1 entries.
+    pub recorded_by: Option<String>,
     pub prev: String,
     pub key_id: String,
     pub event: Event,
@@ -117,6 +138,7 @@ impl EntryLine {
             v: raw.v,
             seq: raw.seq,
             recorded_at: raw.recorded_at,
+            recorded_by: raw.recorded_by,
             prev: raw.prev,
             key_id: raw.key_id,
             event,

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -239,7 +239,8 @@ fn closing(problem: Problem) -> Response {
     response
 }
 
-async fn read_body(mut body: Body, limits: Limits) -> Result<Vec<u8>, Problem> {
+async fn read_body(mut body: Body, limits: Limits) -> Result<Bytes, Problem> {
+    use futures_util::FutureExt;
     let started = Instant::now();
     let too_slow = || {
         Problem::new(
@@ -252,29 +253,47 @@ async fn read_body(mut body: Body, limits: Limits) -> Result<Vec<u8>, Problem> {
             ),
         )
     };
-    let mut received: Vec<u8> = Vec::new();
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut received = 0usize;
     loop {
-        // The next byte is due when the average would fall below the rate.
-        let owed =
-            Duration::from_secs_f64(received.len() as f64 / limits.min_body_rate.max(1) as f64);
-        let due = (started + BODY_GRACE + owed).min(started + limits.body_timeout);
-        let frame = match tokio::time::timeout_at(due, body.frame()).await {
-            Err(_) => return Err(too_slow()),
-            Ok(None) => return Ok(received),
-            Ok(Some(Err(_))) => {
+        // A frame already here needs no deadline (the usual small body
+        // arrives with its head): no timer is set for it.
+        let frame = match body.frame().now_or_never() {
+            Some(frame) => frame,
+            None => {
+                // The next byte is due when the average would fall below
+                // the rate.
+                let owed =
+                    Duration::from_secs_f64(received as f64 / limits.min_body_rate.max(1) as f64);
+                let due = (started + BODY_GRACE + owed).min(started + limits.body_timeout);
+                match tokio::time::timeout_at(due, body.frame()).await {
+                    Err(_) => return Err(too_slow()),
+                    Ok(frame) => frame,
+                }
+            }
+        };
+        let frame = match frame {
+            None => break,
+            Some(Err(_)) => {
                 return Err(Problem::new(
                     StatusCode::BAD_REQUEST,
                     "invalid_body",
                     "the request body could not be read",
                 ))
             }
-            Ok(Some(Ok(frame))) => frame,
+            Some(Ok(frame)) => frame,
         };
         if let Ok(data) = frame.into_data() {
-            if received.len() + data.len() > BODY_LIMIT {
+            received += data.len();
+            if received > BODY_LIMIT {
                 return Err(too_large());
             }
-            received.extend_from_slice(&data);
+            chunks.push(data);
         }
     }
+    // One frame (the usual case) is passed on without a copy.
+    Ok(match chunks.len() {
+        1 => chunks.pop().expect("one chunk"),
+        _ => chunks.concat().into(),
+    })
 }

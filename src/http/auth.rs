@@ -245,10 +245,8 @@ impl<R: RequiredScope> FromRequestParts<Arc<AppState>> for Authorized<R> {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Problem> {
-        let key_id = require(state, &parts.headers, R::SCOPE).await?;
-        if let Some(slot) = parts.extensions.get::<super::KeySlot>() {
-            let _ = slot.0.set(key_id.clone());
-        }
+        let slot = parts.extensions.get::<super::KeySlot>();
+        let key_id = require_noted(state, &parts.headers, slot, R::SCOPE).await?;
         Ok(Self {
             key_id,
             scope: std::marker::PhantomData,
@@ -266,11 +264,7 @@ pub struct Credentials {
 
 impl Credentials {
     pub async fn require(&self, state: &AppState, scope: Scope) -> Result<String, Problem> {
-        let key_id = require(state, &self.headers, scope).await?;
-        if let Some(slot) = &self.slot {
-            let _ = slot.0.set(key_id.clone());
-        }
-        Ok(key_id)
+        require_noted(state, &self.headers, self.slot.as_ref(), scope).await
     }
 }
 
@@ -288,6 +282,21 @@ impl FromRequestParts<Arc<AppState>> for Credentials {
     }
 }
 
+/// [`require`], and the accepted key's id written into the request's
+/// access-log slot.
+async fn require_noted(
+    state: &AppState,
+    headers: &HeaderMap,
+    slot: Option<&super::KeySlot>,
+    scope: Scope,
+) -> Result<String, Problem> {
+    let key_id = require(state, headers, scope).await?;
+    if let Some(slot) = slot {
+        let _ = slot.0.set(key_id.clone());
+    }
+    Ok(key_id)
+}
+
 /// Checks the request's bearer key and that it carries `scope`; returns
 /// the key's id.
 async fn require(state: &AppState, headers: &HeaderMap, scope: Scope) -> Result<String, Problem> {
@@ -301,7 +310,7 @@ async fn require(state: &AppState, headers: &HeaderMap, scope: Scope) -> Result<
     let (id, secret) = key
         .strip_prefix("ck_")
         .and_then(|k| k.split_once('_'))
-        .filter(|(id, _)| consent_ledger::format::RecordedBy::api_key(id).is_some())
+        .filter(|(id, _)| consent_ledger::format::RecordedBy::is_api_key_id(id))
         .ok_or_else(|| unauthorized("malformed API key"))?;
     let key = match state.api_keys.fresh(id) {
         Some(k) => k,

@@ -98,6 +98,19 @@ fn check_properties() -> Value {
     })
 }
 
+/// A check's object schema: `properties`, naming the subject by exactly
+/// one of `subject` and `pseudonym`.
+fn check_schema(what: &str, properties: Value) -> Value {
+    json!({
+        "type": "object",
+        "description": format!("{what}; name the subject by exactly one of `subject` and `pseudonym`"),
+        "required": ["purpose", "data_category"],
+        "additionalProperties": false,
+        "oneOf": [{"required": ["subject"]}, {"required": ["pseudonym"]}],
+        "properties": properties,
+    })
+}
+
 /// The whole document.
 pub fn document() -> Value {
     let obj = json!({"type": "object"});
@@ -126,22 +139,8 @@ pub fn document() -> Value {
                 "receipt": {"type": "string", "description": "path of the entry's consent receipt"}
             }
         },
-        "Check": {
-            "type": "object",
-            "description": "one check of a batch; name the subject by exactly one of `subject` and `pseudonym`",
-            "required": ["purpose", "data_category"],
-            "additionalProperties": false,
-            "oneOf": [{"required": ["subject"]}, {"required": ["pseudonym"]}],
-            "properties": check_properties(),
-        },
-        "DecisionRequest": {
-            "type": "object",
-            "description": "a check, and how to answer it; name the subject by exactly one of `subject` and `pseudonym`",
-            "required": ["purpose", "data_category"],
-            "additionalProperties": false,
-            "oneOf": [{"required": ["subject"]}, {"required": ["pseudonym"]}],
-            "properties": single_check,
-        },
+        "Check": check_schema("one check of a batch", check_properties()),
+        "DecisionRequest": check_schema("a check, and how to answer it", single_check),
         "NewApiKey": {
             "type": "object", "required": ["scopes"], "additionalProperties": false,
             "properties": {

@@ -18,10 +18,14 @@ pub enum RecordedBy {
 const API_KEY_PREFIX: &str = "api-key:";
 
 impl RecordedBy {
-    /// The API key of `id`, if `id` is one (16 lower-case hex digits).
+    /// Whether `id` has the form of an API key's id (16 lower-case hex).
+    pub fn is_api_key_id(id: &str) -> bool {
+        id.len() == 16 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    }
+
+    /// The API key of `id`, if `id` is one.
     pub fn api_key(id: &str) -> Option<Self> {
-        let hex16 = id.len() == 16 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-        hex16.then(|| Self::ApiKey(id.to_owned()))
+        Self::is_api_key_id(id).then(|| Self::ApiKey(id.to_owned()))
     }
 
     /// Parses the member's value: `local` or `api-key:<16 lower-case hex>`.

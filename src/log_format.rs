@@ -4,9 +4,14 @@
 //! them. Written here because that format spent about 15,000 instructions
 //! on each access-log line (a serde_json map per event, a calendar
 //! timestamp), some 12 % of a whole decision request; this one writes the
-//! line straight into one buffer.
+//! line straight into one buffer. [`LineFormat`] is the choice between
+//! this and text, made once at start; the access log
+//! (`http/access_log.rs`) writes its lines in the same format without
+//! going through `tracing`.
 
 use std::fmt::{self, Write as _};
+use std::io::IsTerminal;
+use std::sync::OnceLock;
 
 use consent_domain::Timestamp;
 use tracing::field::{Field, Visit};
@@ -14,6 +19,29 @@ use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
+
+/// How log lines are spelled: text for a person at a terminal, JSON lines
+/// for a collector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineFormat {
+    Text,
+    Json,
+}
+
+static FORMAT: OnceLock<LineFormat> = OnceLock::new();
+
+impl LineFormat {
+    /// `CONSENT_LOG_FORMAT=text|json`, else JSON unless stderr is a
+    /// terminal; fixed for the process by the first call.
+    pub fn current() -> LineFormat {
+        *FORMAT.get_or_init(|| match std::env::var("CONSENT_LOG_FORMAT").as_deref() {
+            Ok("json") => LineFormat::Json,
+            Ok("text") => LineFormat::Text,
+            _ if std::io::stderr().is_terminal() => LineFormat::Text,
+            _ => LineFormat::Json,
+        })
+    }
+}
 
 /// The JSON-lines event format.
 pub struct JsonLines;
@@ -95,8 +123,13 @@ impl Visit for Members<'_> {
 }
 
 /// A JSON string (RFC 8259 escapes).
-fn push_string(out: &mut String, value: &str) {
+pub fn push_string(out: &mut String, value: &str) {
     out.push('"');
+    if !value.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(value);
+        out.push('"');
+        return;
+    }
     for c in value.chars() {
         match c {
             '"' => out.push_str("\\\""),

@@ -48,20 +48,13 @@ fn main() -> ExitCode {
 /// default warnings and the access log (`consent::access`, one line per
 /// request; silence it with `CONSENT_LOG=warn,consent::access=off`).
 fn init_logging() {
-    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("CONSENT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,consent::access=info"));
-    let json = match std::env::var("CONSENT_LOG_FORMAT").as_deref() {
-        Ok("json") => true,
-        Ok("text") => false,
-        _ => !std::io::stderr().is_terminal(),
-    };
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(filter);
-    if json {
-        builder.event_format(log_format::JsonLines).init();
-    } else {
-        builder.init();
+    match log_format::LineFormat::current() {
+        log_format::LineFormat::Json => builder.event_format(log_format::JsonLines).init(),
+        log_format::LineFormat::Text => builder.init(),
     }
 }

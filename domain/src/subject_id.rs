@@ -22,7 +22,7 @@ use std::fmt;
 
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 /// Longest subject id accepted, in bytes of its canonical form.
@@ -56,8 +56,13 @@ impl SubjectId {
             return Err(InvalidSubjectId("longer than 256 bytes"));
         }
         refuse_invisible(&value)?;
-        let nfc: String = value.nfc().collect();
-        if nfc.chars().any(is_compatibility_char) {
+        // Most ids are already in NFC (every ASCII one is): kept as given,
+        // without building a copy.
+        let nfc = match is_nfc_quick(value.chars()) {
+            IsNormalized::Yes => value,
+            _ => value.nfc().collect(),
+        };
+        if !nfc.is_ascii() && nfc.chars().any(is_compatibility_char) {
             return Err(InvalidSubjectId(
                 "contains a compatibility character (fullwidth or similar): use its plain form",
             ));
@@ -89,6 +94,10 @@ impl SubjectId {
 fn refuse_invisible(value: &str) -> Result<(), InvalidSubjectId> {
     if value.starts_with(char::is_whitespace) || value.ends_with(char::is_whitespace) {
         return Err(InvalidSubjectId("must not start or end with white space"));
+    }
+    // Printable ASCII holds none of the characters below.
+    if value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Ok(());
     }
     for c in value.chars() {
         match c.general_category() {

@@ -13,8 +13,8 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct Timestamp(i64);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,32 +47,82 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// The canonical spelling, built in place for years 0 to 9999 (every
+    /// instant the ledger writes): this runs for every entry, every
+    /// decision and every log line, and the general formatter costs
+    /// several times as much. `None` for other years.
+    fn spelled(self) -> Option<[u8; 27]> {
+        const MICROS_PER_DAY: i64 = 86_400_000_000;
+        let days = self.0.div_euclid(MICROS_PER_DAY);
+        let of_day = self.0.rem_euclid(MICROS_PER_DAY);
+        let (year, month, day) = civil_from_days(days);
+        if !(0..=9999).contains(&year) {
+            return None;
+        }
+        let (secs, micros) = (of_day / 1_000_000, of_day % 1_000_000);
+        let mut out = *b"0000-00-00T00:00:00.000000Z";
+        let mut put = |at: usize, width: usize, mut value: i64| {
+            for i in (at..at + width).rev() {
+                out[i] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(0, 4, year);
+        put(5, 2, month);
+        put(8, 2, day);
+        put(11, 2, secs / 3600);
+        put(14, 2, secs / 60 % 60);
+        put(17, 2, secs % 60);
+        put(20, 6, micros);
+        Some(out)
+    }
+}
+
+/// Year, month and day of the proleptic Gregorian calendar for a count of
+/// days since 1970-01-01 (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(spelled) = self.spelled() {
+            return f.write_str(std::str::from_utf8(&spelled).expect("ASCII"));
+        }
         let t = OffsetDateTime::from_unix_timestamp_nanos(self.0 as i128 * 1000)
             .map_err(|_| fmt::Error)?
             .to_offset(UtcOffset::UTC);
-        // The common case written directly: this runs for every entry and
-        // every decision, and the general formatter costs several times as
-        // much. Years outside four digits take the general path.
-        if (0..=9999).contains(&t.year()) {
-            return write!(
-                f,
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second(),
-                t.microsecond()
-            );
-        }
         let format = format_description!(
             "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
         );
         let s = t.format(&format).map_err(|_| fmt::Error)?;
         f.write_str(&s)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.spelled() {
+            Some(spelled) => {
+                serializer.serialize_str(std::str::from_utf8(&spelled).expect("ASCII"))
+            }
+            None => serializer.collect_str(self),
+        }
     }
 }
 
@@ -142,6 +192,8 @@ mod tests {
         {
             let t = Timestamp::from_micros(micros);
             assert_eq!(t.to_string(), general(t), "{micros}");
+            let json = serde_json::to_string(&t).unwrap();
+            assert_eq!(json, format!("\"{}\"", general(t)), "{micros}");
         }
     }
 }

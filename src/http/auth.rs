@@ -6,12 +6,17 @@
 //! revoked in the store (by this process or any other serving the same
 //! ledger) is refused everywhere within that time, on both backends,
 //! without a notification channel; the price is one indexed read per key
-//! per interval. Last use is kept in memory and written every
-//! [`LAST_USED_FLUSH`] by [`flush_last_used`], never on the request path.
+//! per interval. A secret that matched a cached key's hash is kept beside
+//! it (in memory only, wiped when the entry goes) and later requests are
+//! compared with it in constant time instead of hashing again: the
+//! process sees the secret on every request anyway, and the hash was the
+//! costliest step of a decision's key check. Last use is kept in memory
+//! and written every [`LAST_USED_FLUSH`] by [`flush_last_used`], never on
+//! the request path.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
@@ -22,6 +27,7 @@ use consent_ledger::{ApiKeyRow, Store};
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
 use super::problem::Problem;
 use super::AppState;
@@ -118,11 +124,32 @@ pub struct KeyCache {
 
 struct CachedKey {
     secret_hash: Vec<u8>,
+    /// The secret as given by a request whose hash matched.
+    verified: OnceLock<Zeroizing<Box<[u8]>>>,
     scopes: String,
     expires_at: Option<Timestamp>,
     revoked: bool,
     read_at: Instant,
     used: AtomicBool,
+}
+
+impl CachedKey {
+    /// Whether `secret` is this key's: compared with a secret already
+    /// verified, or hashed and compared with the stored hash (and then
+    /// kept as verified). Constant time either way.
+    fn holds(&self, secret: &str) -> bool {
+        if let Some(known) = self.verified.get() {
+            return bool::from(known.as_ref().ct_eq(secret.as_bytes()));
+        }
+        let given: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+        let holds = bool::from(given[..].ct_eq(self.secret_hash.as_slice()));
+        if holds {
+            let _ = self.verified.set(Zeroizing::new(
+                secret.as_bytes().to_vec().into_boxed_slice(),
+            ));
+        }
+        holds
+    }
 }
 
 impl KeyCache {
@@ -136,6 +163,7 @@ impl KeyCache {
     fn insert(&self, row: &ApiKeyRow) -> Arc<CachedKey> {
         let key = Arc::new(CachedKey {
             secret_hash: row.secret_hash.clone(),
+            verified: OnceLock::new(),
             scopes: row.scopes.clone(),
             expires_at: row
                 .expires_at
@@ -327,8 +355,7 @@ async fn require(state: &AppState, headers: &HeaderMap, scope: Scope) -> Result<
             }
         },
     };
-    let given: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-    if !bool::from(given[..].ct_eq(key.secret_hash.as_slice())) {
+    if !key.holds(secret) {
         return Err(unauthorized("unknown API key"));
     }
     // Only a holder of the secret learns why a key stopped working.
@@ -357,4 +384,34 @@ async fn require(state: &AppState, headers: &HeaderMap, scope: Scope) -> Result<
     }
     key.used.store(true, Ordering::Relaxed);
     Ok(id.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cached(secret: &str) -> CachedKey {
+        CachedKey {
+            secret_hash: Sha256::digest(secret.as_bytes()).to_vec(),
+            verified: OnceLock::new(),
+            scopes: "decide".into(),
+            expires_at: None,
+            revoked: false,
+            read_at: Instant::now(),
+            used: AtomicBool::new(false),
+        }
+    }
+
+    #[test]
+    fn a_verified_secret_lets_only_itself_through() {
+        let key = cached("right");
+        assert!(!key.holds("wrong"), "refused before any match");
+        assert!(key.verified.get().is_none(), "a refused secret is not kept");
+        assert!(key.holds("right"));
+        assert!(key.verified.get().is_some());
+        for other in ["wrong", "righ", "right ", "", "RIGHT"] {
+            assert!(!key.holds(other), "{other:?} passed a verified key");
+        }
+        assert!(key.holds("right"));
+    }
 }

@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use consent_domain::{DataCategoryId, Pseudonym, PurposeId, SubjectId, Timestamp};
 use consent_ledger::Store;
-use consent_projections::{Decision, Query};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use consent_projections::{Decision, Evidence, Query};
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::auth::{Authorized, Decide};
 use super::problem::{Body, Problem};
@@ -201,32 +203,85 @@ fn count(state: &AppState, d: &Decision) {
     super::metrics::Metrics::count(&state.metrics.decisions, outcome);
 }
 
-/// The answer: decision, reason, legal basis, policy version and evidence
-/// references; the subject's pseudonym only if the caller named it so.
-pub fn decision_json(q: &Query, echo: Option<&Pseudonym>, d: &Decision) -> Value {
-    let mut answer = json!({
-        "allowed": d.allowed,
-        "reason": d.reason.code(),
-        "dpv_consent_state": d.reason.dpv_consent_state(),
-        "legal_basis": d.legal_basis,
-        "policy_version": d.policy_version(),
-        "purpose": q.purpose,
-        "data_category": q.data_category,
-        "at": d.at,
-        "evidence": d.evidence.to_vec(),
-        "checkpoint": d.checkpoint,
-    });
-    if let Some(p) = echo {
-        answer["pseudonym"] = json!(p);
+/// The answer to one check: decision, reason, legal basis, policy version
+/// and evidence references; the subject's pseudonym only if the caller
+/// named it so. Written straight to the response (no `Value` in between),
+/// its members in the order of a JSON object built from a map
+/// (alphabetical), as every other answer of the API is.
+pub struct Answer<'a> {
+    query: &'a Query,
+    echo: Option<&'a Pseudonym>,
+    decision: Decision,
+    receipt: Option<Value>,
+}
+
+impl<'a> Answer<'a> {
+    fn new(query: &'a Query, echo: Option<&'a Pseudonym>, decision: Decision) -> Self {
+        Self {
+            query,
+            echo,
+            decision,
+            receipt: None,
+        }
     }
-    answer
+}
+
+impl Serialize for Answer<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let d = &self.decision;
+        let mut m = serializer.serialize_map(None)?;
+        m.serialize_entry("allowed", &d.allowed)?;
+        m.serialize_entry("at", &d.at)?;
+        m.serialize_entry("checkpoint", &d.checkpoint)?;
+        m.serialize_entry("data_category", &self.query.data_category)?;
+        m.serialize_entry("dpv_consent_state", &d.reason.dpv_consent_state())?;
+        m.serialize_entry("evidence", &EvidenceList(&d.evidence))?;
+        m.serialize_entry("legal_basis", &d.legal_basis)?;
+        m.serialize_entry("policy_version", &d.policy_version())?;
+        if let Some(p) = self.echo {
+            m.serialize_entry("pseudonym", p)?;
+        }
+        m.serialize_entry("purpose", &self.query.purpose)?;
+        m.serialize_entry("reason", d.reason.code())?;
+        if let Some(r) = &self.receipt {
+            m.serialize_entry("receipt", r)?;
+        }
+        m.end()
+    }
+}
+
+/// Evidence references as `{"hash", "kind", "seq"}` objects.
+struct EvidenceList<'a>(&'a [Evidence]);
+
+impl Serialize for EvidenceList<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut list = serializer.serialize_seq(Some(self.0.len()))?;
+        for e in self.0 {
+            list.serialize_element(&EvidenceItem(e))?;
+        }
+        list.end()
+    }
+}
+
+struct EvidenceItem<'a>(&'a Evidence);
+
+impl Serialize for EvidenceItem<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut hex = [0u8; 64];
+        hex::encode_to_slice(self.0.hash, &mut hex).expect("64 digits for 32 bytes");
+        let mut m = serializer.serialize_map(Some(3))?;
+        m.serialize_entry("hash", std::str::from_utf8(&hex).expect("hex is ASCII"))?;
+        m.serialize_entry("kind", self.0.kind)?;
+        m.serialize_entry("seq", &self.0.seq)?;
+        m.end()
+    }
 }
 
 pub async fn decide(
     State(state): State<Arc<AppState>>,
     _: Authorized<Decide>,
     Body(request): Body<SingleRequest>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Response, Problem> {
     wait_for_token(&state, request.token.as_deref()).await?;
     let check = Check {
         subject: request.subject,
@@ -243,18 +298,20 @@ pub async fn decide(
         .expect("projection lock")
         .decide(&q);
     count(&state, &d);
-    let mut answer = decision_json(&q, echo.as_ref(), &d);
+    let mut answer = Answer::new(&q, echo.as_ref(), d);
     if request.receipt {
-        answer["receipt"] = decision_receipt(&state, &answer, d.checkpoint).await?;
+        let decision = serde_json::to_value(&answer).map_err(Problem::internal)?;
+        let checkpoint = answer.decision.checkpoint;
+        answer.receipt = Some(decision_receipt(&state, decision, checkpoint).await?);
     }
-    Ok(Json(answer))
+    Ok(Json(answer).into_response())
 }
 
 /// Signs the decision with the checkpoint covering what the projection had
 /// applied when it answered (published now if none does yet).
 async fn decision_receipt(
     state: &AppState,
-    decision: &Value,
+    decision: Value,
     applied: Option<u64>,
 ) -> Result<Value, Problem> {
     let ledger = state.writer()?;
@@ -266,7 +323,7 @@ async fn decision_receipt(
         .await
         .map_err(Problem::internal)?;
     Ok(consent_ledger::decision_receipt::sign_decision_receipt(
-        decision.clone(),
+        decision,
         &checkpoint.note,
         &signer,
     ))
@@ -276,7 +333,7 @@ pub async fn batch(
     State(state): State<Arc<AppState>>,
     _: Authorized<Decide>,
     Body(request): Body<BatchRequest>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Response, Problem> {
     if request.checks.len() > MAX_BATCH {
         return Err(Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -290,13 +347,78 @@ pub async fn batch(
         queries.push(query(&state, check).await?);
     }
     let model = state.projection.model.read().expect("projection lock");
-    let decisions: Vec<Value> = queries
+    let decisions: Vec<Answer<'_>> = queries
         .iter()
         .map(|(q, echo)| {
             let d = model.decide(q);
             count(&state, &d);
-            decision_json(q, echo.as_ref(), &d)
+            Answer::new(q, echo.as_ref(), d)
         })
         .collect();
-    Ok(Json(json!({ "decisions": decisions })))
+    drop(model);
+    #[derive(Serialize)]
+    struct Batch<'a> {
+        decisions: Vec<Answer<'a>>,
+    }
+    Ok(Json(Batch { decisions }).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use consent_domain::policy::LegalBasis;
+    use consent_projections::Reason;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn an_answer_is_written_as_its_json_object_would_be() {
+        let query = Query {
+            subject: Pseudonym::from_bytes([7; 32]),
+            purpose: PurposeId::new("marketing").unwrap(),
+            data_category: DataCategoryId::new("email-address").unwrap(),
+            at: Timestamp::from_micros(1_700_000_000_000_000),
+        };
+        let decision = Decision {
+            allowed: true,
+            reason: Reason::ConsentGiven,
+            legal_basis: Some(LegalBasis::Consent),
+            policy: None,
+            evidence: [Evidence {
+                seq: 4,
+                hash: [0xab; 32],
+                kind: "consent_granted",
+            }]
+            .into_iter()
+            .collect(),
+            at: query.at,
+            checkpoint: Some(9),
+        };
+        let expected = json!({
+            "allowed": true,
+            "reason": "consent_given",
+            "dpv_consent_state": "dpv:ConsentGiven",
+            "legal_basis": "consent",
+            "policy_version": null,
+            "purpose": "marketing",
+            "data_category": "email-address",
+            "at": "2023-11-14T22:13:20.000000Z",
+            "evidence": [{"seq": 4, "hash": "ab".repeat(32), "kind": "consent_granted"}],
+            "checkpoint": 9,
+        });
+        let by_id = Answer::new(&query, None, decision.clone());
+        assert_eq!(serde_json::to_value(&by_id).unwrap(), expected);
+        // Byte for byte the map's spelling: members in alphabetical order.
+        assert_eq!(serde_json::to_string(&by_id).unwrap(), expected.to_string());
+        let echo = query.subject.clone();
+        let mut by_pseudonym = Answer::new(&query, Some(&echo), decision);
+        by_pseudonym.receipt = Some(json!({"signed": "yes"}));
+        let mut expected = expected;
+        expected["pseudonym"] = json!(echo);
+        expected["receipt"] = json!({"signed": "yes"});
+        assert_eq!(
+            serde_json::to_string(&by_pseudonym).unwrap(),
+            expected.to_string()
+        );
+    }
 }

@@ -2,10 +2,12 @@
 //!
 //! One file per resource: `events.rs` (recording), `policies.rs`,
 //! `decisions.rs`, `watch.rs` (Server-Sent Events), `health.rs`; `auth.rs`
-//! checks scoped API keys, `problem.rs` turns every error into RFC 9457
-//! problem+json. Handlers hold no rules: they translate HTTP to the ledger
-//! and the projection and back.
+//! checks scoped API keys, `access_log.rs` writes a line per request,
+//! `problem.rs` turns every error into RFC 9457 problem+json. Handlers
+//! hold no rules: they translate HTTP to the ledger and the projection and
+//! back.
 
+mod access_log;
 mod api_keys;
 mod auth;
 mod decisions;
@@ -183,10 +185,10 @@ pub fn router(state: Arc<AppState>, limits: server::Limits) -> Router {
 /// cut off with the connection.
 pub const DRAIN: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// The access log and request metrics: one line per request on the
-/// `consent::access` target (method, route template, status, latency, the
-/// API key's id), never a header, a query string or a path with its
-/// values, so no secret and no subject id reaches it.
+/// The access log ([`access_log`]) and request metrics around every
+/// request: method, route template, status, latency, the API key's id,
+/// never a header, a query string or a path with its values, so no secret
+/// and no subject id reaches either.
 mod request_span {
     use std::sync::{Arc, OnceLock};
 
@@ -194,6 +196,7 @@ mod request_span {
     use axum::middleware::Next;
     use axum::response::Response;
 
+    use super::access_log::AccessLine;
     use super::metrics::RouteLabels;
     use super::AppState;
 
@@ -227,14 +230,14 @@ mod request_span {
             }
             let elapsed = started.elapsed();
             let status = response.status().as_u16();
-            tracing::info!(
-                target: "consent::access",
-                method = method.as_str(),
-                route = route.as_str(),
+            AccessLine {
+                method: method.as_str(),
+                route: &route,
                 status,
-                micros = elapsed.as_micros() as u64,
-                key = slot.0.get().map_or("-", String::as_str),
-            );
+                micros: elapsed.as_micros() as u64,
+                key: slot.0.get().map(String::as_str),
+            }
+            .write();
             state
                 .metrics
                 .requests

@@ -13,7 +13,7 @@
 # the requests wrk made.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-before=$1 after=$2 connections=${3:-32} rounds=${4:-4}
+before="$(realpath "$1")" after="$(realpath "$2")" connections=${3:-32} rounds=${4:-4}
 work="$(mktemp -d)"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -47,9 +47,9 @@ if [ "${INSTRUCTIONS:-0}" = 1 ]; then
     valgrind --tool=callgrind --callgrind-out-file="$work/$side.cg" "$binary" serve --listen 127.0.0.1:18120 > /dev/null 2>&1 &
     pid=$!; pids+=("$pid"); ready 18120
     load "$work/$side" 18120 2 30 > /dev/null
-    callgrind_control -z "$pid" > /dev/null
+    callgrind_control -z "$pid" > /dev/null 2>&1
     requests=$(load "$work/$side" 18120 2 15 | awk '/requests in/{print $1}')
-    callgrind_control -d "$pid" > /dev/null
+    callgrind_control -d "$pid" > /dev/null 2>&1
     kill -INT "$pid"; wait "$pid" || true
     total=$(callgrind_annotate "$work/$side.cg".1 2>/dev/null | awk '/PROGRAM TOTALS/{gsub(",","",$1); print $1}')
     echo "$side: $requests requests, $((total / requests)) instructions per request"

@@ -156,6 +156,7 @@ async fn visible(dir: &std::path::Path) {
             kafka: kafka.clone(),
             replica: replica.clone(),
             pinned_key: None,
+            stop: None,
         })
         .await
         {
@@ -253,6 +254,7 @@ async fn catch_up(dir: &std::path::Path, ledger: Ledger<PgStore>, db: &str) {
         kafka,
         replica,
         pinned_key: None,
+        stop: None,
     })
     .await
     .unwrap();

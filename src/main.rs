@@ -7,8 +7,6 @@
 //!   `proof`, `receipt`, `witness`, …).
 //! - `db.rs`: turns `--db` and `--keys` into a store and a key store.
 //! - `http/`: the HTTP API (`consent serve`), one file per resource.
-//! - `witness/`: the C2SP tlog-witness (`consent witness serve`).
-//! - `serving.rs`: what both servers share (problem details, shutdown).
 //! - `log_format.rs`: the JSON lines of the log.
 //!
 //! The binary owns presentation (what is printed, exit codes) and wiring;
@@ -18,8 +16,6 @@ mod cli;
 mod db;
 mod http;
 mod log_format;
-mod serving;
-mod witness;
 
 use std::process::ExitCode;
 

@@ -142,10 +142,14 @@ pub struct NodeConfig {
     pub replica: String,
     /// The genesis public key to require, as `consent verify --key` does.
     pub pinned_key: Option<[u8; 32]>,
+    /// Set to stop following (between batches: what was fetched is written
+    /// to the replica first); `None`: follow until an error.
+    pub stop: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// Restores the projection from the replica, then follows the topic in a
-/// background task (its handle is returned; it ends only on an error).
+/// background task (its handle is returned; it ends on an error or once
+/// `config.stop` is set).
 pub async fn start(
     config: NodeConfig,
 ) -> Result<(Arc<LiveProjection>, JoinHandle<Result<(), NodeError>>), NodeError> {
@@ -165,7 +169,7 @@ pub async fn start(
         for row in &page {
             follower.held.insert(row.seq, parse(row.seq, &row.line)?);
         }
-        follower.apply_ready()?;
+        blocking(|| follower.apply_ready())?;
         from = last + 1;
     }
     // The replica's tiles are stored with its entries; a replica made
@@ -211,8 +215,9 @@ pub async fn start(
     info!(%topic, partitions, "decision node following the ledger topic");
 
     let projection = follower.projection.clone();
+    let stop = config.stop;
     let task = tokio::spawn(async move {
-        let outcome = follow(consumer, replica, topic, follower).await;
+        let outcome = follow(consumer, replica, topic, follower, stop).await;
         if let Err(e) = &outcome {
             error!(error = %e, "the decision node stopped following the ledger");
         }
@@ -221,11 +226,23 @@ pub async fn start(
     Ok((projection, task))
 }
 
+/// Runs CPU-bound work (verifying a batch's signatures and applying it)
+/// without holding up the runtime's other tasks: on a multi-threaded
+/// runtime the worker hands its queue to another thread meanwhile.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
 async fn follow(
     consumer: StreamConsumer,
     replica: SqliteStore,
     topic: String,
     mut follower: Follower,
+    stop: Option<tokio::sync::watch::Receiver<bool>>,
 ) -> Result<(), NodeError> {
     // The replica is written by its own task, so fetching, parsing and
     // projecting go on while SQLite writes. The projection may run ahead of
@@ -239,7 +256,7 @@ async fn follow(
         }
         Ok::<(), NodeError>(())
     });
-    let outcome = consume(&consumer, &topic, &mut follower, &to_replica).await;
+    let outcome = consume(&consumer, &topic, &mut follower, &to_replica, stop).await;
     drop(to_replica);
     let written = writer.await.expect("the replica writer does not panic");
     outcome.and(written)
@@ -250,6 +267,7 @@ async fn consume(
     topic: &str,
     follower: &mut Follower,
     to_replica: &tokio::sync::mpsc::Sender<CommitBatch>,
+    mut stop: Option<tokio::sync::watch::Receiver<bool>>,
 ) -> Result<(), NodeError> {
     loop {
         let mut batch = CommitBatch::default();
@@ -257,7 +275,13 @@ async fn consume(
         let mut fresh: Vec<(u64, Held)> = Vec::new();
         let mut fresh_seqs: HashSet<u64> = HashSet::new();
         let mut taken = 0;
-        let first = consumer.recv().await;
+        let first = match stop.as_mut() {
+            Some(stop) => tokio::select! {
+                m = consumer.recv() => m,
+                () = consent_ledger::tasks::stopped(stop) => return Ok(()),
+            },
+            None => consumer.recv().await,
+        };
         let mut next_message = Some(first);
         while let Some(received) = next_message.take() {
             taken += 1;
@@ -301,7 +325,7 @@ async fn consume(
         for (seq, held) in fresh {
             follower.held.insert(seq, held);
         }
-        follower.apply_ready()?;
+        blocking(|| follower.apply_ready())?;
         // The tiles of the entries applied so far (all of them in this
         // batch or an earlier one) go in the same transaction.
         batch.tiles = follower.verifier.take_tile_writes();

@@ -26,6 +26,12 @@ pub enum ProjectorError {
 
 /// The live read model and its checkpoint, shared by request handlers.
 pub struct LiveProjection {
+    /// The model behind a `std` (not async) lock, on purpose: a decision
+    /// reads it for well under a microsecond and the projector writes one
+    /// committed batch at a time, so no holder ever waits on I/O or
+    /// `.await`s with it held, and a blocking lock is cheaper than an async
+    /// one on the decision path. Rule for every user: take it, read or
+    /// apply, drop it; never across an `.await`.
     pub model: RwLock<ConsentProjection>,
     checkpoint: watch::Sender<Option<u64>>,
 }
@@ -101,7 +107,8 @@ async fn catch_up<S: Store>(store: &S, projection: &LiveProjection) -> Result<()
     Ok(())
 }
 
-/// Builds the projection from the store and keeps it current.
+/// Builds the projection from the store and keeps it current, as one of
+/// the ledger's tasks (it stops at [`Ledger::shutdown`], between batches).
 pub async fn start<S: Store>(ledger: &Ledger<S>) -> Result<Arc<LiveProjection>, ProjectorError> {
     // Subscribe before reading the store so nothing committed in between is missed.
     let mut feed = ledger.subscribe();
@@ -110,9 +117,14 @@ pub async fn start<S: Store>(ledger: &Ledger<S>) -> Result<Arc<LiveProjection>, 
     info!(checkpoint = ?projection.checkpoint(), "projection built");
     let store = ledger.store().clone();
     let live = projection.clone();
-    tokio::spawn(async move {
+    let mut stop = ledger.stopping();
+    ledger.spawn(async move {
         loop {
-            match feed.recv().await {
+            let received = tokio::select! {
+                received = feed.recv() => received,
+                () = consent_ledger::tasks::stopped(&mut stop) => break,
+            };
+            match received {
                 Ok(batch) => {
                     let mut behind = false;
                     {

@@ -98,7 +98,10 @@ impl<S: Store> Checkpointer<S> {
     }
 
     /// Publishes at most one checkpoint per interval while the tree grows.
-    pub(crate) async fn run(self: Arc<Self>) {
+    /// Publishes at most every interval while the tree grows, until `stop`
+    /// is set. Stops only while waiting: a checkpoint being published is
+    /// finished first.
+    pub(crate) async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let Some(interval) = self.config.interval else {
             return;
         };
@@ -107,13 +110,21 @@ impl<S: Store> Checkpointer<S> {
         let mut last = now.checked_sub(interval).unwrap_or(now);
         loop {
             let covered = self.published.borrow().as_ref().map_or(0, |c| c.size);
-            if heads.borrow_and_update().size <= covered && heads.changed().await.is_err() {
-                return;
+            if heads.borrow_and_update().size <= covered {
+                tokio::select! {
+                    changed = heads.changed() => if changed.is_err() {
+                        return;
+                    },
+                    () = crate::tasks::stopped(&mut stop) => return,
+                }
             }
             if heads.borrow().size <= covered {
                 continue;
             }
-            tokio::time::sleep_until(last + interval).await;
+            tokio::select! {
+                () = tokio::time::sleep_until(last + interval) => {}
+                () = crate::tasks::stopped(&mut stop) => return,
+            }
             last = tokio::time::Instant::now();
             match self.publish().await {
                 Ok(_) => {}

@@ -17,6 +17,7 @@ use crate::format::RecordedBy;
 use crate::keys::KeyStore;
 use crate::replay::{replay, Replayed};
 use crate::store::{Store, StoreError, WriterClaim};
+use crate::tasks::{StillRunning, Tasks};
 use crate::tree::build_missing_tiles;
 use crate::writer::{AppendResult, Committed, Core, Request, Writer, WriterHealth};
 
@@ -55,8 +56,9 @@ impl Default for LedgerConfig {
     }
 }
 
-/// A running ledger. Cheap to clone; the writer stops when every clone is
-/// dropped, after answering what it has already taken.
+/// A running ledger. Cheap to clone; the writer stops at
+/// [`Ledger::shutdown`] or when every clone is dropped, after answering
+/// what it has already taken.
 pub struct Ledger<S> {
     store: Arc<S>,
     tx: mpsc::Sender<Request>,
@@ -70,6 +72,8 @@ pub struct Ledger<S> {
     loss_recorded: Option<(u64, u64)>,
     /// This process's right to append (single-writer stores).
     _claim: Arc<WriterClaim>,
+    /// The writer, the checkpointer and the followers, and their stop.
+    tasks: Arc<Tasks>,
 }
 
 impl<S> Clone for Ledger<S> {
@@ -84,6 +88,7 @@ impl<S> Clone for Ledger<S> {
             health: self.health.clone(),
             loss_recorded: self.loss_recorded,
             _claim: self._claim.clone(),
+            tasks: self.tasks.clone(),
         }
     }
 }
@@ -209,7 +214,8 @@ impl<S: Store> Ledger<S> {
         if let Err(e) = store.restore_reserve().await {
             writer.start_closed(&e.into()).await;
         }
-        tokio::spawn(writer.run(rx));
+        let tasks = Arc::new(Tasks::new());
+        tasks.spawn(writer.run(rx, tasks.stopping()));
         let mut ledger = Self {
             store,
             tx,
@@ -220,6 +226,7 @@ impl<S: Store> Ledger<S> {
             health,
             loss_recorded: None,
             _claim: claim,
+            tasks,
         };
         if let Some((Some(known), reason, detail)) = lost {
             let size = known.size;
@@ -229,9 +236,37 @@ impl<S: Store> Ledger<S> {
         // Only now: nothing is signed onto a rolled-back store before its
         // loss is on record.
         if config.merkle_tree {
-            tokio::spawn(ledger.checkpointer.clone().run());
+            let checkpointer = ledger.checkpointer.clone();
+            ledger
+                .tasks
+                .spawn(checkpointer.run(ledger.tasks.stopping()));
         }
         Ok(ledger)
+    }
+
+    /// Stops the ledger's tasks and waits up to `bound` for them: the
+    /// writer refuses new requests (`writer_stopped`), answers and commits
+    /// every one already queued; the checkpointer finishes a checkpoint it
+    /// is publishing; followers started with [`Ledger::spawn`] stop between
+    /// batches. Every clone sees it. Safe to call more than once.
+    pub async fn shutdown(&self, bound: std::time::Duration) -> Result<(), StillRunning> {
+        self.tasks.shutdown(bound).await
+    }
+
+    /// Runs `task` as one of the ledger's: it should watch
+    /// [`Ledger::stopping`] and return soon after it is set, and
+    /// [`Ledger::shutdown`] waits for it.
+    pub fn spawn<F>(&self, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.spawn(task)
+    }
+
+    /// The stop signal of [`Ledger::shutdown`], for tasks that follow the
+    /// ledger (wait on it with [`crate::tasks::stopped`]).
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.tasks.stopping()
     }
 
     /// Appends `loss_accepted` for the remembered checkpoint the store no

@@ -22,6 +22,7 @@
 //! - `writer`: the group-commit task (catch up with other writers, decide,
 //!   chain, sign, commit, answer).
 //! - [`ledger`]: the [`Ledger`] handle.
+//! - [`tasks`]: the ledger's tasks, one stop signal, awaited at shutdown.
 //! - [`signed_memory`]: the latest checkpoint signed, kept beside the keys
 //!   (a store that no longer extends it was rolled back).
 //! - [`verify`]: chain verification with Ed25519 batch verification.
@@ -32,26 +33,29 @@
 //! - [`error`]: [`LedgerError`] (infrastructure) and [`Rejection`] (business).
 
 pub mod checkpointer;
-pub mod decision_receipt;
 pub mod error;
 pub mod evidence_seal;
 pub mod export;
 pub mod format;
 pub mod idempotency;
-pub mod keys;
 pub mod ledger;
 pub mod receipt;
 pub mod replay;
 pub mod signed_memory;
 pub mod store;
-pub mod tlog;
+pub mod tasks;
 pub mod tree;
 pub mod verify;
 mod writer;
 
+/// The key directory (its own crate, `consent-keys`, shared with the witness).
+pub use consent_keys as keys;
+pub use consent_keys::{KeyStore, LedgerKey};
+/// The transparency log (its own crate, `consent-tlog`: pure, no storage).
+pub use consent_tlog as tlog;
+pub use consent_tlog::decision_receipt;
 pub use error::{LedgerError, Rejection};
 pub use idempotency::{notification_key, IdempotencyKey};
-pub use keys::{KeyStore, LedgerKey};
 pub use ledger::{Ledger, LedgerConfig};
 pub use store::{AnyStore, ApiKeyRow, PgStore, SqliteStore, Store, StoreError, WriterClaim};
 pub use verify::{FailureReason, VerifyFailure, VerifyReport};

@@ -648,7 +648,11 @@ pub struct Committed {
 }
 
 impl<S: Store> Writer<S> {
-    pub async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+    /// Takes batches until every sender is gone, or until `stop` is set:
+    /// then no new request is taken (senders see the channel closed:
+    /// `writer_stopped`), and those already queued are still answered.
+    pub async fn run(mut self, mut rx: mpsc::Receiver<Request>, mut stop: watch::Receiver<bool>) {
+        let mut stopping = false;
         let mut requests = Vec::with_capacity(self.max_batch);
         // Set when the store is shared with other processes (PostgreSQL):
         // the last sequence number any of them committed.
@@ -666,6 +670,10 @@ impl<S: Store> Writer<S> {
                         fail_all(std::mem::take(&mut requests), &error);
                     }
                     _ = tokio::time::sleep_until(retry_at) => self.recover().await,
+                    () = crate::tasks::stopped(&mut stop), if !stopping => {
+                        stopping = true;
+                        rx.close();
+                    }
                 }
                 continue;
             }
@@ -687,6 +695,10 @@ impl<S: Store> Writer<S> {
                         }
                     }
                     reply.send();
+                }
+                () = crate::tasks::stopped(&mut stop), if !stopping => {
+                    stopping = true;
+                    rx.close();
                 }
                 // A scrub that failed is retried when nothing else comes.
                 _ = tokio::time::sleep(SCRUB_RETRY), if self.scrub_due => self.scrub().await,

@@ -16,7 +16,6 @@ mod relay;
 mod schemas;
 mod serve;
 mod verify;
-mod witness;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -94,7 +93,7 @@ enum Command {
     Recover(recover::RecoverCommand),
     /// Run a C2SP tlog-witness that cosigns consistent checkpoints.
     #[command(subcommand)]
-    Witness(witness::WitnessCommand),
+    Witness(consent_witness::cli::WitnessCommand),
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -116,7 +115,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::ApiKey(c) => api_key::run(&at, c).await,
         Command::Relay(a) => relay::run(&at, a).await,
         Command::DeadLetters => dead_letters::run(&at).await,
-        Command::Witness(c) => witness::run(c).await,
+        Command::Witness(c) => consent_witness::cli::run(c).await,
         Command::Checkpoint => checkpoint::run(&at).await,
         Command::Recover(c) => recover::run(&at, c).await,
         Command::Proof(c) => proof::run(&at, c).await,

@@ -129,6 +129,11 @@ impl HttpArgs {
     }
 }
 
+/// How long a stopping server waits for its background tasks (relay,
+/// notifier, witnesses, then the ledger's writer, checkpointer and
+/// projector) before it exits without them.
+const TASK_STOP: Duration = Duration::from_secs(10);
+
 pub async fn run(at: &Location, args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(brokers) = &args.from_kafka {
         return decision_node(at, &args, brokers).await;
@@ -227,6 +232,7 @@ pub async fn run(at: &Location, args: ServeArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let store = ledger.store().clone();
+    let running = ledger.clone();
     let mut state = AppState::new(ledger, projection);
     state.public_log = args.public_log;
     serve(
@@ -236,11 +242,19 @@ pub async fn run(at: &Location, args: ServeArgs) -> anyhow::Result<ExitCode> {
         args.http.limits(),
     )
     .await?;
+    // Every request was answered. The followers stop, then the ledger's
+    // own tasks (the writer commits what it holds), each within a bound.
     let _ = stop.send(true);
+    let deadline = tokio::time::Instant::now() + TASK_STOP;
     for task in [relay, notifier, cosigning].into_iter().flatten() {
-        let _ = task.await;
+        if tokio::time::timeout_at(deadline, task).await.is_err() {
+            tracing::warn!("a background task did not stop within {TASK_STOP:?}; leaving it");
+        }
     }
-    // Every request was answered: fold the WAL back and close the files.
+    if let Err(e) = running.shutdown(TASK_STOP).await {
+        tracing::warn!(error = %e, "stopping the ledger");
+    }
+    // Fold the WAL back and close the files.
     store.close().await;
     Ok(ExitCode::SUCCESS)
 }
@@ -249,21 +263,34 @@ async fn decision_node(at: &Location, args: &ServeArgs, brokers: &str) -> anyhow
     let store = at.store().await?;
     let name = ledger_name(&store).await?;
     let replica = format!("sqlite://{}", args.replica.display());
-    let (projection, follower) = kafka_node::start(NodeConfig {
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let (projection, mut follower) = kafka_node::start(NodeConfig {
         kafka: args.topic.config(brokers),
         replica,
         pinned_key: super::verify::parse_pin(args.pin_key.as_deref())?,
+        stop: Some(stopping),
     })
     .await
     .context("starting the Kafka-fed decision node")?;
     let mut state = AppState::read_only(store, name, projection);
     state.public_log = args.public_log;
     let state = Arc::new(state);
-    tokio::select! {
-        served = serve(state, args.listen, args.http.tls(), args.http.limits()) => served?,
-        followed = follower => {
+    let served = tokio::select! {
+        served = serve(state, args.listen, args.http.tls(), args.http.limits()) => served,
+        followed = &mut follower => {
             // A node that cannot follow the log must not keep answering.
             followed?.context("following the ledger topic")?;
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    served?;
+    // Stopped by a signal: the follower writes what it fetched to the
+    // replica, then ends.
+    let _ = stop.send(true);
+    match tokio::time::timeout(TASK_STOP, follower).await {
+        Ok(followed) => followed?.context("following the ledger topic")?,
+        Err(_) => {
+            tracing::warn!("the Kafka follower did not stop within {TASK_STOP:?}; leaving it")
         }
     }
     Ok(ExitCode::SUCCESS)

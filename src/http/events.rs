@@ -23,7 +23,7 @@ pub fn appended(result: AppendResult) -> Result<Response, Problem> {
 }
 
 fn appended_json(result: AppendResult) -> Result<(StatusCode, Value), Problem> {
-    match result.map_err(Problem::ledger)? {
+    match result.map_err(super::problem::ledger_problem)? {
         Ok(a) => {
             let status = if a.replayed {
                 StatusCode::OK
@@ -141,7 +141,7 @@ pub async fn history(
     PathParam(subject): PathParam<String>,
 ) -> Result<Json<Value>, Problem> {
     let store = &*state.store;
-    let subject = SubjectId::new(subject).map_err(Problem::invalid_subject)?;
+    let subject = SubjectId::new(subject).map_err(super::problem::invalid_subject)?;
     let pseudonym = super::decisions::pseudonym_of(&state, &subject)
         .await?
         .ok_or_else(|| {

@@ -1,12 +1,13 @@
-//! The API's errors: [`Problem`] (shared with the witness, in
-//! `serving.rs`) and the body and query-string extractors that turn bad
-//! input into one.
+//! The API's errors: [`Problem`] (shared with the witness, in the
+//! `consent-serving` crate), the mapping of ledger failures to problems
+//! ([`ledger_problem`]), and the body and query-string extractors that
+//! turn bad input into one.
 
 use axum::extract::{FromRequest, FromRequestParts};
 
-pub use crate::serving::Problem;
 use axum::http::StatusCode;
 use consent_domain::command::InvalidSubjectId;
+pub use consent_serving::Problem;
 
 /// `Json` whose rejections are problems: malformed JSON, unknown fields,
 /// wrong types, bodies over the size limit.
@@ -83,15 +84,13 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-impl Problem {
-    /// A subject id refused by the canonical-form rule (README).
-    pub fn invalid_subject(e: InvalidSubjectId) -> Self {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            InvalidSubjectId::CODE,
-            e.to_string(),
-        )
-    }
+/// A subject id refused by the canonical-form rule (README).
+pub fn invalid_subject(e: InvalidSubjectId) -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        InvalidSubjectId::CODE,
+        e.to_string(),
+    )
 }
 
 /// `Query` whose rejections are problems (`invalid_query`): unknown
@@ -128,4 +127,32 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> 
             .map(|axum::extract::Path(v)| PathParam(v))
             .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid_path", e.body_text()))
     }
+}
+
+/// A ledger failure (never a client's fault): its stable code and status;
+/// the detail says what happened to the request, the error itself is
+/// logged.
+pub fn ledger_problem(error: consent_ledger::LedgerError) -> Problem {
+    use consent_ledger::LedgerError as E;
+    let code = error.code();
+    let (status, detail) = match &error {
+        E::StorageFull(_) | E::Store(consent_ledger::StoreError::Full(_)) => (
+            StatusCode::INSUFFICIENT_STORAGE,
+            "the ledger's storage is full; nothing was appended; appends resume by themselves once space is back",
+        ),
+        E::StoreRolledBack { .. } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the store does not extend the log this ledger signed; nothing was appended",
+        ),
+        E::Corrupt { .. } | E::Store(consent_ledger::StoreError::Corrupt { .. }) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the stored log is damaged; nothing was appended",
+        ),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the ledger could not complete the request; it was not acknowledged; retry with the same Idempotency-Key (safe whether or not it was appended)",
+        ),
+    };
+    tracing::error!(code, error = %error, "request failed");
+    Problem::new(status, code, detail)
 }

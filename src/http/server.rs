@@ -127,7 +127,7 @@ pub async fn serve(
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     let mut stopping = pin!(async {
-        crate::serving::shutdown_signal().await;
+        consent_serving::shutdown_signal().await;
         state.draining.store(true, Ordering::SeqCst);
         tokio::time::sleep(DRAIN).await;
     });

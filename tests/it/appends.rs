@@ -132,3 +132,45 @@ async fn a_restarted_ledger_continues_the_same_chain() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_commits_what_was_queued_stops_every_task_and_then_refuses() {
+    let t = TempLedger::new();
+    let ledger = t.open_published().await;
+    // The projector follows the ledger as one of its tasks: the shutdown
+    // below must stop it too, or it would wait out its bound.
+    let projection = consent_consumers::projector::start(&ledger).await.unwrap();
+    let mut queued = Vec::new();
+    for i in 0..200 {
+        let answer = ledger
+            .enqueue(grant(&format!("q{i}"), "marketing", &["name"]), None)
+            .await
+            .unwrap();
+        queued.push(answer);
+    }
+    ledger
+        .shutdown(std::time::Duration::from_secs(10))
+        .await
+        .expect("the writer, checkpointer and projector all stopped");
+    for answer in queued {
+        answer
+            .await
+            .unwrap()
+            .expect("queued before the stop: committed");
+    }
+    let head = ledger.store().head().await.unwrap().unwrap();
+    assert_eq!(head.seq, 1 + 200, "every queued request was committed");
+    let late = ledger
+        .append(grant("late", "marketing", &["name"]), None)
+        .await;
+    assert!(
+        matches!(late, Err(consent_ledger::LedgerError::WriterStopped)),
+        "after the stop nothing is taken: {late:?}"
+    );
+    assert_eq!(ledger.store().head().await.unwrap().unwrap().seq, 1 + 200);
+    drop(projection);
+    ledger
+        .shutdown(std::time::Duration::from_secs(1))
+        .await
+        .expect("a second shutdown finds nothing left to stop");
+}

@@ -9,12 +9,11 @@
 //! `JCS(body ∪ {"hash", "sig"})`. Hashes, keys and signatures are lower-case hex.
 
 mod entry;
-mod key_id;
 mod recorded_by;
 
+pub use consent_keys::key_id;
 pub use entry::{
     body_json, entry_hash, signed_line, EntryLine, RawEntryLine, ENTRY_DOMAIN, FORMAT_VERSION,
     GENESIS_PREV, LEGACY_FORMAT_VERSION,
 };
-pub use key_id::key_id;
 pub use recorded_by::RecordedBy;

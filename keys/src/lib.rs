@@ -1,4 +1,8 @@
-//! The key store: Ed25519 signing keys in a directory, one file per key.
+//! # consent-keys
+//!
+//! The key store: Ed25519 signing keys in a directory, one file per key,
+//! and a key's id ([`key_id`]). Shared by the ledger and the witness, and
+//! nothing more: it must not know logs, notes or storage.
 //!
 //! A key file holds the 32-byte secret seed as hex. The directory must be
 //! `0700` and every key file `0600`: a key that others can read is refused,
@@ -14,7 +18,8 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use rand_core::OsRng;
 
-use crate::format::key_id;
+mod key_id;
+pub use key_id::key_id;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {

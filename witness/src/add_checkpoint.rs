@@ -21,15 +21,15 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use consent_ledger::tlog::{verify_consistency, NoteError, ProofError, SignatureLine};
+use consent_tlog::{verify_consistency, NoteError, ProofError, SignatureLine};
 use tracing::{info, warn};
 
 use super::request::{self, AddCheckpoint, Malformed};
 use super::state::{Latest, StateError};
 use super::Witness;
-use consent_ledger::tlog::proof_text::hash_line;
+use consent_tlog::proof_text::hash_line;
 
-use crate::serving::Problem;
+use consent_serving::Problem;
 
 /// The media type of a 409 answer: the witness's latest size in decimal.
 pub const SIZE_CONTENT_TYPE: &str = "text/x.tlog.size";

@@ -1,5 +1,8 @@
-//! A C2SP tlog-witness (`consent witness serve`), run by a regulator or a
-//! partner beside, not inside, the ledger: it cosigns a log's checkpoint
+//! # consent-witness
+//!
+//! A C2SP tlog-witness (the `consent-witness` binary, also `consent
+//! witness`), run by a regulator or a partner beside, not inside, the
+//! ledger: it cosigns a log's checkpoint
 //! only if it is consistent with the last one it cosigned for that log, so
 //! a ledger cannot show two different histories to people who both check
 //! the witness's cosignature.
@@ -7,14 +10,18 @@
 //! - `identity.rs`: the witness's key and name, the logs' keys it trusts.
 //! - `state.rs`: the latest cosigned (size, root) per origin, durably.
 //! - `request.rs`: parsing the add-checkpoint body.
-//! - `add_checkpoint.rs`: the protocol's rules and answers.
-//! - `problem.rs`: RFC 9457 bodies for refusals.
+//! - `add_checkpoint.rs`: the protocol's rules and answers (refusals as
+//!   RFC 9457 problems, `consent-serving`).
+//! - [`cli`]: the command line (`serve`, `vkey`), for both binaries.
 //!
-//! This module owns the witness's HTTP surface and its wiring. It must not
-//! know the consent API (`http/`), the ledger's database, or anything of
-//! consent itself: all it sees are signed checkpoints and Merkle proofs.
+//! This crate owns the witness's HTTP surface and its wiring. It depends on
+//! the transparency-log formats (`consent-tlog`) and the key directory
+//! (`consent-keys`) only: not on the ledger, its database or Kafka, and it
+//! knows nothing of consent itself: all it sees are signed checkpoints and
+//! Merkle proofs.
 
 mod add_checkpoint;
+pub mod cli;
 mod identity;
 mod request;
 mod state;
@@ -30,7 +37,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
-use consent_ledger::tlog::{NoteSigner, VerifierKey};
+use consent_tlog::{NoteSigner, VerifierKey};
 use tracing::Instrument;
 
 pub use identity::IdentityError;
@@ -103,7 +110,7 @@ pub fn router(witness: Arc<Witness>) -> Router {
     Router::new()
         .route("/add-checkpoint", post(add_checkpoint::add_checkpoint))
         .fallback(|| async {
-            crate::serving::Problem::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+            consent_serving::Problem::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(request_span))
@@ -130,7 +137,7 @@ pub async fn serve(witness: Arc<Witness>, listen: SocketAddr) -> std::io::Result
         );
     }
     axum::serve(listener, router(witness))
-        .with_graceful_shutdown(crate::serving::shutdown_signal())
+        .with_graceful_shutdown(consent_serving::shutdown_signal())
         .await
 }
 

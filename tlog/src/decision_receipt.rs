@@ -10,7 +10,7 @@
 use ed25519_dalek::{Signature, Signer as _};
 use serde_json::Value;
 
-use crate::tlog::{open_checkpoint, NoteSigner, VerifierKey};
+use crate::{open_checkpoint, NoteSigner, VerifierKey};
 
 pub const DECISION_RECEIPT_DOMAIN: &[u8] = b"consent-ledger/decision-receipt/v1\n";
 pub const DECISION_RECEIPT_TYPE: &str = "consent-ledger/decision-receipt/v1";

@@ -8,10 +8,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use consent_ledger::keys::KeyError;
-use consent_ledger::tlog::note::{valid_name, ED25519};
-use consent_ledger::tlog::{NoteError, NoteSigner, VerifierKey};
-use consent_ledger::KeyStore;
+use consent_keys::KeyError;
+use consent_keys::KeyStore;
+use consent_tlog::note::{valid_name, ED25519};
+use consent_tlog::{NoteError, NoteSigner, VerifierKey};
 
 /// The key file's name in the state directory (`witness.key`). Fixed rather
 /// than derived from `--name`: names may hold `/`, and renaming a witness

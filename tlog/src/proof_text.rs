@@ -5,7 +5,7 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 
-use super::merkle::Hash;
+use crate::merkle::Hash;
 
 pub const HEADER: &str = "c2sp.org/tlog-proof@v1";
 

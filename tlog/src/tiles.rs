@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use super::merkle::{Frontier, Hash, NodeSource};
+use crate::merkle::{Frontier, Hash, NodeSource};
 
 /// Tree levels per tile.
 pub const TILE_HEIGHT: u32 = 8;
@@ -305,7 +305,7 @@ pub fn parse_tile_path(path: &str) -> Option<TileCoord> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tlog::merkle::{leaf_hash, LeafSlice};
+    use crate::merkle::{leaf_hash, LeafSlice};
 
     #[test]
     fn tiles_past_the_largest_possible_log_do_not_parse() {
@@ -364,7 +364,7 @@ mod tests {
                 set.insert((w.level, w.index), &w.hashes);
             }
         }
-        assert_eq!(b.root(), crate::tlog::merkle::root_of(&leaves));
+        assert_eq!(b.root(), crate::merkle::root_of(&leaves));
         let mut slice = LeafSlice(&leaves);
         for &(h, k) in &[
             (0u32, 69_999u64),

@@ -16,7 +16,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use consent_ledger::tlog::{empty_root, Checkpoint, Hash, Note};
+use consent_tlog::{empty_root, Checkpoint, Hash, Note};
 use sha2::{Digest, Sha256};
 
 /// What the witness holds for one origin: the size and root hash of the
@@ -207,7 +207,7 @@ fn sync_dir(dir: &Path) -> Result<(), StateError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use consent_ledger::tlog::NoteSigner;
+    use consent_tlog::NoteSigner;
     use ed25519_dalek::SigningKey;
 
     #[test]

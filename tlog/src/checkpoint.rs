@@ -5,8 +5,8 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 
-use super::merkle::Hash;
-use super::note::{Note, NoteError, NoteSigner, VerifierKey};
+use crate::merkle::Hash;
+use crate::note::{Note, NoteError, NoteSigner, VerifierKey};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {

@@ -1,7 +1,7 @@
-//! `consent witness serve|vkey`: a C2SP tlog-witness for a regulator or a
-//! partner to run (see `src/witness/`). This file owns the arguments and
-//! what is printed; it must not know the protocol's rules or the state's
-//! layout. It never opens the ledger's database (`--db` is ignored).
+//! `consent-witness serve|vkey` (and `consent witness serve|vkey`): a C2SP
+//! tlog-witness for a regulator or a partner to run. This file owns the
+//! arguments and what is printed; it must not know the protocol's rules or
+//! the state's layout. It never opens a ledger's database.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::witness::{self, Witness};
+use crate::{self as witness, Witness};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum WitnessCommand {

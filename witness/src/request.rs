@@ -5,8 +5,8 @@
 //! Pure parsing: it must not know keys, the witness's state or HTTP. It says
 //! nothing about whether the checkpoint is signed by anyone trusted.
 
-use consent_ledger::tlog::proof_text::parse_hash_line;
-use consent_ledger::tlog::{Checkpoint, Hash, Note};
+use consent_tlog::proof_text::parse_hash_line;
+use consent_tlog::{Checkpoint, Hash, Note};
 
 /// Most proof lines a client may send (C2SP tlog-witness): a consistency
 /// proof of a tree of 2^63 leaves has fewer.
@@ -93,8 +93,8 @@ fn decode_hash_lines(lines: &[&str]) -> Result<Vec<Hash>, Malformed> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use consent_ledger::tlog::proof_text::hash_line;
-    use consent_ledger::tlog::NoteSigner;
+    use consent_tlog::proof_text::hash_line;
+    use consent_tlog::NoteSigner;
     use ed25519_dalek::SigningKey;
 
     fn note() -> String {

@@ -1,8 +1,15 @@
+//! # consent-tlog
+//!
 //! The transparency-log view of the ledger: an RFC 9162 Merkle tree over the
 //! entries (leaf i = the canonical line of entry i), stored as C2SP
-//! tlog-tiles, with C2SP signed-note checkpoints, cosignatures and
-//! tlog-proof receipts. Pure and synchronous: storage reads go through
-//! [`merkle::NodeSource`], so this module knows nothing of SQL.
+//! tlog-tiles, with C2SP signed-note checkpoints, cosignatures,
+//! tlog-proof receipts and signed decision receipts.
+//!
+//! It owns these formats and their checks, and nothing else: it must not
+//! know about storage (reads go through [`merkle::NodeSource`]), async
+//! runtimes, the ledger's entry format or the consent rules. That is what
+//! lets a witness, an auditor's tool or a browser (it builds for
+//! `wasm32-unknown-unknown`) take it without the ledger.
 //!
 //! - [`merkle`]: hashes, the growing right edge, proofs and their checks.
 //! - [`tiles`]: the tile layout, tile paths, the builder that says which
@@ -10,8 +17,11 @@
 //! - [`note`]: signed notes, verifier keys, cosignatures.
 //! - [`checkpoint`]: checkpoint text, signing and opening.
 //! - [`proof_text`]: the tlog-proof@v1 text.
+//! - [`decision_receipt`]: a decision signed with the checkpoint it was
+//!   evaluated at.
 
 pub mod checkpoint;
+pub mod decision_receipt;
 pub mod merkle;
 pub mod note;
 pub mod proof_text;

@@ -288,7 +288,7 @@ fn receipts() {
                 None,
                 &proof,
             );
-            assert!(receipt["seq"].as_u64() == Some(seq));
+            assert!(receipt.seq == seq);
         }
     });
     let json_made = started.elapsed().as_secs_f64();

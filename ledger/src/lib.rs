@@ -61,6 +61,15 @@ pub use store::{AnyStore, ApiKeyRow, PgStore, SqliteStore, Store, StoreError, Wr
 pub use verify::{FailureReason, VerifyFailure, VerifyReport};
 pub use writer::{AppendResult, Appended, Committed, Failure, WriterHealth};
 
+/// `(file name, schema)` of every published JSON Schema: the domain's
+/// (submissions, events, policy versions) and the receipts'. The committed
+/// copies live in `schemas/`.
+pub fn published_schemas() -> Vec<(&'static str, String)> {
+    let mut all = consent_domain::schema::domain_schemas();
+    all.extend(receipt::receipt_schemas());
+    all
+}
+
 /// Verifies the whole stored log, `WINDOW` entries at a time, reading the
 /// next window while the current one is checked.
 pub async fn verify_store<S: Store>(

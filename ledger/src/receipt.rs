@@ -8,7 +8,12 @@
 use consent_domain::policy::{LegalBasis, PolicyVersion};
 use consent_domain::pseudonym::content_hash;
 use consent_domain::Event;
-use serde_json::{json, Value};
+use consent_tlog::consent_receipt::{
+    ConsentReceipt, PrivacyNotice, ReceiptController, ReceiptEvent, ReceiptPurpose,
+    ReceiptRetention,
+};
+use consent_tlog::DecisionReceipt;
+use serde_json::Value;
 
 use crate::error::LedgerError;
 use crate::format::EntryLine;
@@ -16,8 +21,7 @@ use crate::store::{Store, StoredCheckpoint};
 use crate::tlog::{leaf_hash, open_checkpoint, verify_inclusion, TlogProof, VerifierKey};
 use crate::tree::TreeReader;
 
-/// Version tag of the JSON receipt.
-pub const RECEIPT_SCHEMA: &str = "consent-ledger/receipt/v1";
+pub use consent_tlog::consent_receipt::RECEIPT_SCHEMA;
 
 /// The tlog-proof of entry `seq` against `checkpoint` (which must cover it).
 pub async fn tlog_proof<S: Store>(
@@ -64,40 +68,47 @@ pub fn consent_receipt(
     entry: &EntryLine,
     policy: Option<&PolicyVersion>,
     proof: &TlogProof,
-) -> Value {
+) -> ConsentReceipt {
     let payload: Value = serde_json::from_str(&entry.event.payload_json()).unwrap_or(Value::Null);
-    let field = |k: &str| payload.get(k).cloned().unwrap_or(Value::Null);
+    let text = |k: &str| payload.get(k).and_then(Value::as_str).map(str::to_owned);
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect()
+    };
     // The purposes the entry is about: one, several, or (for events about
     // the whole relationship) every purpose of the policy.
     let named: Vec<String> = match (payload.get("purpose"), payload.get("purposes")) {
         (Some(Value::String(p)), _) => vec![p.clone()],
-        (_, Some(Value::Array(ps))) => ps
-            .iter()
-            .filter_map(|p| p.as_str().map(String::from))
-            .collect(),
+        (_, Some(ps @ Value::Array(_))) => strings(ps),
         _ => Vec::new(),
     };
-    let purposes: Vec<Value> = policy
+    // The data categories it names, if any.
+    let named_categories = match (payload.get("data_categories"), payload.get("data_category")) {
+        (Some(c @ Value::Array(_)), _) => Some(strings(c)),
+        (_, Some(Value::String(c))) => Some(vec![c.clone()]),
+        _ => None,
+    };
+    let purposes = policy
         .map(|p| {
             p.purposes
                 .iter()
                 .filter(|pu| named.is_empty() || named.iter().any(|n| n == pu.id.as_str()))
-                .map(|pu| {
-                    let categories =
-                        match (payload.get("data_categories"), payload.get("data_category")) {
-                            (Some(c @ Value::Array(_)), _) => c.clone(),
-                            (_, Some(c @ Value::String(_))) => json!([c]),
-                            _ => json!(pu.data_categories),
-                        };
-                    json!({
-                        "purpose": pu.id,
-                        "description": pu.description,
-                        "lawful_basis": legal_basis(&pu.legal_basis),
-                        "pii_types": categories,
-                        "recipients": pu.recipients,
-                        "retention": pu.retention,
-                        "required": pu.required,
-                    })
+                .map(|pu| ReceiptPurpose {
+                    description: pu.description.clone(),
+                    lawful_basis: legal_basis(&pu.legal_basis).to_owned(),
+                    pii_types: named_categories.clone().unwrap_or_else(|| {
+                        pu.data_categories.iter().map(|c| c.to_string()).collect()
+                    }),
+                    purpose: pu.id.to_string(),
+                    recipients: pu.recipients.iter().map(|r| r.to_string()).collect(),
+                    required: pu.required,
+                    retention: ReceiptRetention {
+                        description: pu.retention.description.clone(),
+                        max_days: pu.retention.max_days,
+                    },
                 })
                 .collect()
         })
@@ -112,45 +123,62 @@ pub fn consent_receipt(
         }
         _ => "permanent record",
     };
-    json!({
-        "schema": RECEIPT_SCHEMA,
-        "receipt_id": format!("{origin}/{}", entry.seq),
-        "record_id": entry.hash,
-        "pii_principal_id": entry.event.subject(),
-        "pii_controllers": policy.map(|p| json!([{
-            "id": p.controller.id,
-            "name": p.controller.name,
-            "contact": p.controller.contact,
-        }])),
-        "jurisdiction": policy.and_then(|p| p.jurisdiction.clone()),
-        "privacy_notice": policy.map(|p| json!({
-            "version": p.version,
-            "content_hash": content_hash(p),
-            "url": p.url,
-            "language": p.language,
-        })),
-        "policy_version": field("policy_version"),
-        "purposes": purposes,
-        "consent_type": consent_type,
-        "collection_method": field("channel"),
-        "event": {
-            "type": entry.event.kind(),
-            "state": dpv_state(&entry.event),
+    ConsentReceipt {
+        collection_method: text("channel"),
+        consent_type: consent_type.to_owned(),
+        entry: line.to_owned(),
+        event: ReceiptEvent {
             // The ledger records events as they arrive: the event's time is
             // its recording time.
-            "event_time": entry.recorded_at.to_string(),
-            "recorded_time": entry.recorded_at.to_string(),
+            event_time: entry.recorded_at.to_string(),
+            recorded_time: entry.recorded_at.to_string(),
+            state: dpv_state(&entry.event).map(str::to_owned),
+            kind: entry.event.kind().to_owned(),
         },
-        "validity": validity,
-        "withdrawal_method": policy.map(|p| format!(
+        jurisdiction: policy.and_then(|p| p.jurisdiction.clone()),
+        ledger: origin.to_owned(),
+        pii_controllers: policy.map(|p| {
+            vec![ReceiptController {
+                contact: p.controller.contact.clone(),
+                id: p.controller.id.clone(),
+                name: p.controller.name.clone(),
+            }]
+        }),
+        pii_principal_id: entry.event.subject().map(|s| s.to_string()),
+        policy_version: text("policy_version"),
+        privacy_notice: policy.map(|p| PrivacyNotice {
+            content_hash: content_hash(p).into(),
+            language: p.language.clone(),
+            url: p.url.clone(),
+            version: p.version.to_string(),
+        }),
+        purposes,
+        receipt_id: format!("{origin}/{}", entry.seq),
+        record_id: entry.hash.clone(),
+        schema: RECEIPT_SCHEMA.to_owned(),
+        seq: entry.seq,
+        tlog_proof: proof.to_string(),
+        validity: validity.to_owned(),
+        withdrawal_method: policy.map(|p| format!(
             "withdraw at any time, free of charge, through the controller{}; the withdrawal is recorded in this ledger",
             p.controller.contact.as_ref().map(|c| format!(" ({c})")).unwrap_or_default()
         )),
-        "ledger": origin,
-        "seq": entry.seq,
-        "entry": line,
-        "tlog_proof": proof.to_string(),
-    })
+    }
+}
+
+/// `(file name, schema)` of the receipt formats, published in `schemas/`.
+pub fn receipt_schemas() -> Vec<(&'static str, String)> {
+    use consent_domain::schema::schema_json;
+    vec![
+        (
+            "consent-receipt.schema.json",
+            schema_json::<ConsentReceipt>(),
+        ),
+        (
+            "decision-receipt.schema.json",
+            schema_json::<DecisionReceipt>(),
+        ),
+    ]
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -231,7 +259,9 @@ pub fn verify_receipt(
         // the policy (controller, notice, lawful basis, retention,
         // recipients) are not covered by the proof; the notice's
         // `content_hash` can be checked against the policy_published entry.
-        let rebuilt = consent_receipt(&cp.origin, &line, &entry, None, &proof);
+        let rebuilt =
+            serde_json::to_value(consent_receipt(&cp.origin, &line, &entry, None, &proof))
+                .expect("a receipt serialises");
         for field in [
             "schema",
             "receipt_id",

@@ -139,13 +139,13 @@ pub async fn run(at: &Location, args: ReceiptArgs) -> anyhow::Result<ExitCode> {
             let replayed = replay(&store).await?;
             let policy = policy_of(&replayed.state, &entry);
             let origin = replayed.ledger.unwrap_or_default();
-            print_json(&consent_receipt(
+            print_json(&serde_json::to_value(consent_receipt(
                 &origin,
                 &line,
                 &entry,
                 policy.as_deref(),
                 &proof,
-            ));
+            ))?);
         }
         other => bail!("--format must be tlog-proof or json, not {other:?}"),
     }

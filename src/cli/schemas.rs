@@ -14,7 +14,7 @@ pub struct SchemasArgs {
 
 pub fn run(args: SchemasArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.out)?;
-    for (name, text) in consent_domain::schema::domain_schemas() {
+    for (name, text) in consent_ledger::published_schemas() {
         let path = args.out.join(name);
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }

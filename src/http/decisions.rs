@@ -322,11 +322,12 @@ async fn decision_receipt(
         .active_signer()
         .await
         .map_err(Problem::internal)?;
-    Ok(consent_ledger::decision_receipt::sign_decision_receipt(
+    let receipt = consent_ledger::decision_receipt::sign_decision_receipt(
         decision,
         &checkpoint.note,
         &signer,
-    ))
+    );
+    serde_json::to_value(receipt).map_err(Problem::internal)
 }
 
 pub async fn batch(

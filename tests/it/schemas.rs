@@ -4,7 +4,7 @@
 #[test]
 fn committed_schemas_match_the_code() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
-    for (name, generated) in consent_domain::schema::domain_schemas() {
+    for (name, generated) in consent_ledger::published_schemas() {
         let committed = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| {
             panic!("schemas/{name}: {e}; run `cargo run -- schemas --out schemas`")
         });

@@ -255,6 +255,14 @@ async fn checkpoints_tiles_proofs_and_receipts_verify_with_tools_we_did_not_writ
         get_text(&format!("{base}{link}?format=json"), Some(&audit)).await;
     assert_eq!(status, 200);
     let receipt: Value = serde_json::from_str(&json_receipt).unwrap();
+    // The published format (consent-tlog, schemas/consent-receipt.schema.json)
+    // reads it whole and writes it back byte for byte.
+    let typed: consent_ledger::tlog::ConsentReceipt = serde_json::from_str(&json_receipt).unwrap();
+    assert_eq!(serde_json::to_string(&typed).unwrap(), json_receipt);
+    // Members in the order of a JSON object built from a map, as before
+    // the format was typed.
+    assert_eq!(receipt.to_string(), json_receipt);
+    assert_eq!(typed.schema, "consent-ledger/receipt/v1");
     assert_eq!(receipt["pii_principal_id"], appended["subject"]);
     assert_eq!(receipt["privacy_notice"]["version"], "2023-11-29");
     assert_eq!(receipt["purposes"][0]["lawful_basis"], "dpv:Consent");
@@ -325,6 +333,12 @@ async fn checkpoints_tiles_proofs_and_receipts_verify_with_tools_we_did_not_writ
     assert_eq!(status, 200, "{decision}");
     assert_eq!(decision["allowed"], true);
     let signed = decision["receipt"].to_string();
+    let typed: consent_ledger::tlog::DecisionReceipt = serde_json::from_str(&signed).unwrap();
+    assert_eq!(
+        serde_json::to_string(&typed).unwrap(),
+        signed,
+        "the typed format, byte for byte"
+    );
     let (ok, out) = verify_receipt_cli(&t, &signed, &[], &vkey);
     assert!(ok, "{out}");
     assert_eq!(out["decision"]["allowed"], true);

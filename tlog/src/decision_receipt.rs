@@ -37,17 +37,45 @@ fn signed_bytes(receipt: &Value) -> Vec<u8> {
     bytes
 }
 
+// Members in alphabetical order, as the JSON object is written.
+/// A decision with the checkpoint it was evaluated at, signed with the
+/// log's key (`consent-ledger/decision-receipt/v1`).
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+pub struct DecisionReceipt {
+    /// The checkpoint (a C2SP signed note) the decision was evaluated at.
+    pub checkpoint: String,
+    /// The decision as the API answered it (`POST /v1/decisions`).
+    #[schemars(with = "serde_json::Map<String, Value>")]
+    pub decision: Value,
+    /// Ed25519 signature, 128 hex digits, over the bytes
+    /// `consent-ledger/decision-receipt/v1` and a newline, then the RFC 8785
+    /// form of the receipt without this member.
+    pub signature: String,
+    /// The log's verifier key (C2SP note key) that made the signature.
+    pub signed_by: String,
+    /// Always `consent-ledger/decision-receipt/v1`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
 /// Signs `decision` evaluated at `checkpoint` (a signed note).
-pub fn sign_decision_receipt(decision: Value, checkpoint: &str, signer: &NoteSigner) -> Value {
-    let vkey = signer.verifier();
-    let mut receipt = serde_json::json!({
-        "type": DECISION_RECEIPT_TYPE,
-        "decision": decision,
-        "checkpoint": checkpoint,
-        "signed_by": vkey.to_string(),
-    });
-    let sig = signer.key.sign(&signed_bytes(&receipt));
-    receipt["signature"] = Value::String(hex::encode(sig.to_bytes()));
+pub fn sign_decision_receipt(
+    decision: Value,
+    checkpoint: &str,
+    signer: &NoteSigner,
+) -> DecisionReceipt {
+    let mut receipt = DecisionReceipt {
+        checkpoint: checkpoint.to_owned(),
+        decision,
+        signature: String::new(),
+        signed_by: signer.verifier().to_string(),
+        kind: DECISION_RECEIPT_TYPE.to_owned(),
+    };
+    let unsigned = serde_json::to_value(&receipt).expect("a receipt serialises");
+    let sig = signer.key.sign(&signed_bytes(&unsigned));
+    receipt.signature = hex::encode(sig.to_bytes());
     receipt
 }
 

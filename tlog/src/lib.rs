@@ -17,10 +17,13 @@
 //! - [`note`]: signed notes, verifier keys, cosignatures.
 //! - [`checkpoint`]: checkpoint text, signing and opening.
 //! - [`proof_text`]: the tlog-proof@v1 text.
+//! - [`consent_receipt`]: the JSON consent receipt of an entry (ISO/IEC TS
+//!   27560 fields, the entry and its tlog-proof), as a typed format.
 //! - [`decision_receipt`]: a decision signed with the checkpoint it was
 //!   evaluated at.
 
 pub mod checkpoint;
+pub mod consent_receipt;
 pub mod decision_receipt;
 pub mod merkle;
 pub mod note;
@@ -28,6 +31,8 @@ pub mod proof_text;
 pub mod tiles;
 
 pub use checkpoint::{open_checkpoint, Checkpoint, CheckpointError, VerifiedCheckpoint};
+pub use consent_receipt::ConsentReceipt;
+pub use decision_receipt::DecisionReceipt;
 pub use merkle::{
     consistency_proof, empty_root, inclusion_proof, leaf_hash, node_hash, tree_root,
     verify_consistency, verify_inclusion, Hash, NodeRecorder, NodeSource, ProofError,

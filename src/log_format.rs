@@ -59,12 +59,7 @@ where
     ) -> fmt::Result {
         let meta = event.metadata();
         let mut line = String::with_capacity(256);
-        line.push_str("{\"timestamp\":\"");
-        let _ = write!(line, "{}", Timestamp::now());
-        line.push_str("\",\"level\":\"");
-        line.push_str(meta.level().as_str());
-        line.push_str("\",\"target\":");
-        push_string(&mut line, meta.target());
+        push_head(&mut line, meta.level().as_str(), meta.target());
         if let Some(span) = ctx.lookup_current() {
             line.push_str(",\"span\":");
             push_string(&mut line, span.name());
@@ -120,6 +115,15 @@ impl Visit for Members<'_> {
         self.name(field);
         push_string(self.0, &format!("{value:?}"));
     }
+}
+
+/// Opens a JSON log line: `{"timestamp":…,"level":…,"target":…` (the
+/// caller adds `,"name":value` members and the closing `}` and newline).
+pub fn push_head(line: &mut String, level: &str, target: &str) {
+    let _ = write!(line, "{{\"timestamp\":\"{}\",\"level\":", Timestamp::now());
+    push_string(line, level);
+    line.push_str(",\"target\":");
+    push_string(line, target);
 }
 
 /// A JSON string (RFC 8259 escapes).

@@ -60,6 +60,29 @@ fn legal_basis(b: &LegalBasis) -> &'static str {
     }
 }
 
+/// What an entry's payload names: the purposes it is about (one, several,
+/// or none: every purpose of the policy) and the data categories, if any.
+fn named_in(payload: &Value) -> (Vec<String>, Option<Vec<String>>) {
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect()
+    };
+    let purposes = match (payload.get("purpose"), payload.get("purposes")) {
+        (Some(Value::String(p)), _) => vec![p.clone()],
+        (_, Some(ps @ Value::Array(_))) => strings(ps),
+        _ => Vec::new(),
+    };
+    let categories = match (payload.get("data_categories"), payload.get("data_category")) {
+        (Some(c @ Value::Array(_)), _) => Some(strings(c)),
+        (_, Some(Value::String(c))) => Some(vec![c.clone()]),
+        _ => None,
+    };
+    (purposes, categories)
+}
+
 /// The JSON consent receipt of an entry. `policy` is the policy version the
 /// entry names, or else the one in force when it was recorded.
 pub fn consent_receipt(
@@ -71,26 +94,7 @@ pub fn consent_receipt(
 ) -> ConsentReceipt {
     let payload: Value = serde_json::from_str(&entry.event.payload_json()).unwrap_or(Value::Null);
     let text = |k: &str| payload.get(k).and_then(Value::as_str).map(str::to_owned);
-    let strings = |v: &Value| -> Vec<String> {
-        v.as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s.as_str().map(str::to_owned))
-            .collect()
-    };
-    // The purposes the entry is about: one, several, or (for events about
-    // the whole relationship) every purpose of the policy.
-    let named: Vec<String> = match (payload.get("purpose"), payload.get("purposes")) {
-        (Some(Value::String(p)), _) => vec![p.clone()],
-        (_, Some(ps @ Value::Array(_))) => strings(ps),
-        _ => Vec::new(),
-    };
-    // The data categories it names, if any.
-    let named_categories = match (payload.get("data_categories"), payload.get("data_category")) {
-        (Some(c @ Value::Array(_)), _) => Some(strings(c)),
-        (_, Some(Value::String(c))) => Some(vec![c.clone()]),
-        _ => None,
-    };
+    let (named, named_categories) = named_in(&payload);
     let purposes = policy
         .map(|p| {
             p.purposes
@@ -283,19 +287,11 @@ pub fn verify_receipt(
         }
         let payload: Value =
             serde_json::from_str(&entry.event.payload_json()).unwrap_or(Value::Null);
-        let named: Vec<&str> = match (payload.get("purpose"), payload.get("purposes")) {
-            (Some(Value::String(p)), _) => vec![p.as_str()],
-            (_, Some(Value::Array(ps))) => ps.iter().filter_map(Value::as_str).collect(),
-            _ => Vec::new(),
-        };
-        let categories = match (payload.get("data_categories"), payload.get("data_category")) {
-            (Some(c @ Value::Array(_)), _) => Some(c.clone()),
-            (_, Some(c @ Value::String(_))) => Some(Value::Array(vec![c.clone()])),
-            _ => None,
-        };
+        let (named, categories) = named_in(&payload);
+        let categories = categories.map(|c| serde_json::json!(c));
         for p in v["purposes"].as_array().into_iter().flatten() {
             let id = p["purpose"].as_str().unwrap_or_default();
-            if !named.is_empty() && !named.contains(&id) {
+            if !named.is_empty() && !named.iter().any(|n| n == id) {
                 return Err(ReceiptError::Mismatch("purposes"));
             }
             if categories.as_ref().is_some_and(|c| &p["pii_types"] != c) {

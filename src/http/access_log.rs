@@ -17,7 +17,7 @@ use std::io::Write as _;
 
 use consent_domain::Timestamp;
 
-use crate::log_format::{push_string, LineFormat};
+use crate::log_format::{push_head, push_string, LineFormat};
 
 /// One answered request.
 pub struct AccessLine<'a> {
@@ -52,14 +52,11 @@ impl AccessLine<'_> {
     }
 
     fn format(&self, format: LineFormat, line: &mut String) {
-        let now = Timestamp::now();
         let key = self.key.unwrap_or("-");
         match format {
             LineFormat::Json => {
-                let _ = write!(
-                    line,
-                    "{{\"timestamp\":\"{now}\",\"level\":\"INFO\",\"target\":\"consent::access\",\"method\":"
-                );
+                push_head(line, "INFO", "consent::access");
+                line.push_str(",\"method\":");
                 push_string(line, self.method);
                 line.push_str(",\"route\":");
                 push_string(line, self.route);
@@ -72,6 +69,7 @@ impl AccessLine<'_> {
                 line.push_str("}\n");
             }
             LineFormat::Text => {
+                let now = Timestamp::now();
                 let _ = writeln!(
                     line,
                     "{now}  INFO consent::access: method={} route={} status={} micros={} key={key}",
